@@ -26,3 +26,8 @@ export const SYSTEM_NAMESPACES: ReadonlySet<string> = new Set(['kube-system', 'k
 export const DEFAULT_OPERATOR_NAMESPACE = 'regcred-system';
 export const DEFAULT_SERVICE_ACCOUNTS: readonly string[] = ['default'];
 export const MAX_FAILED_NAMESPACES_IN_STATUS = 20;
+
+/** The one URL-shaped auths key: Docker Hub's legacy index address, which the kubelet matches for docker.io images. */
+export const DOCKER_HUB_REGISTRY = 'https://index.docker.io/v1/';
+/** Cron schedules are read in UTC so that every replica and every restart agrees on the next fire time. */
+export const CRON_TIMEZONE = 'UTC';

@@ -1,0 +1,66 @@
+import { DEFAULT_OPERATOR_NAMESPACE } from './api/constants.js';
+
+/** The one validated configuration object, built once from flags and environment. */
+export interface OperatorConfig {
+  kubeconfig?: string;
+  context?: string;
+  namespace: string;
+  logLevel: LogLevel;
+  /** Reconciles running at once. */
+  concurrency: number;
+  /** Concurrent API writes within one reconcile's fan-out. */
+  writeConcurrency: number;
+  healthPort: number;
+  /** Safety-net resync of every RegistryCredential. */
+  resyncIntervalMs: number;
+  prettyLogs: boolean;
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface RunFlags {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  logLevel?: string;
+  concurrency?: string;
+  writeConcurrency?: string;
+  healthPort?: string;
+  resyncSeconds?: string;
+}
+
+export class ConfigError extends Error {}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export function buildConfig(flags: RunFlags, env: NodeJS.ProcessEnv, isTty: boolean): OperatorConfig {
+  const namespace = flags.namespace ?? env.POD_NAMESPACE ?? DEFAULT_OPERATOR_NAMESPACE;
+  if (!DNS1123_LABEL.test(namespace)) {
+    throw new ConfigError(`--namespace "${namespace}" is not a valid namespace name (lowercase letters, digits and "-", at most 63)`);
+  }
+  const logLevel = (flags.logLevel ?? env.LOG_LEVEL ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`--log-level "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return {
+    kubeconfig: flags.kubeconfig ?? undefined,
+    context: flags.context ?? undefined,
+    namespace,
+    logLevel: logLevel as LogLevel,
+    concurrency: parseIntFlag('--concurrency', flags.concurrency, 4, 1, 64),
+    writeConcurrency: parseIntFlag('--write-concurrency', flags.writeConcurrency, 16, 1, 256),
+    healthPort: parseIntFlag('--health-port', flags.healthPort, 8081, 0, 65535),
+    resyncIntervalMs: parseIntFlag('--resync-seconds', flags.resyncSeconds, 600, 5, 86400) * 1000,
+    prettyLogs: isTty && env.LOG_FORMAT !== 'json',
+  };
+}
+
+function parseIntFlag(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} "${raw}" must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}

@@ -1,0 +1,87 @@
+/**
+ * Objects this operator just wrote, remembered until its informer has seen
+ * them. Without it, a reconcile that runs before the watch event arrives
+ * reads a stale cache and, for example, takes its own new Secret for someone
+ * else's (create → 409 AlreadyExists) or re-patches a ServiceAccount. This is
+ * the idea of client-go's MutationCache, reduced to what we need.
+ */
+export interface Versioned {
+  metadata?: { namespace?: string; name?: string; resourceVersion?: string };
+}
+
+export interface MutationCacheOptions {
+  now: () => number;
+  /** After this long an entry is dropped even if no event came: the informer is then the truth. */
+  ttlMs?: number;
+}
+
+interface Entry<T> {
+  object: T | null;
+  resourceVersion: string | undefined;
+  at: number;
+}
+
+function keyOf(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ''}/${name}`;
+}
+
+export class MutationCache<T extends Versioned> {
+  private readonly entries = new Map<string, Entry<T>>();
+  private readonly ttlMs: number;
+
+  constructor(private readonly options: MutationCacheOptions) {
+    this.ttlMs = options.ttlMs ?? 60_000;
+  }
+
+  /** Record the object a write returned. */
+  wrote(object: T): void {
+    const { namespace, name, resourceVersion } = object.metadata ?? {};
+    if (!name) return;
+    this.entries.set(keyOf(namespace, name), { object, resourceVersion, at: this.options.now() });
+  }
+
+  /** Record a delete the API server accepted. */
+  deleted(namespace: string | undefined, name: string): void {
+    this.entries.set(keyOf(namespace, name), { object: null, resourceVersion: undefined, at: this.options.now() });
+  }
+
+  /** The informer delivered an event for this object: once it shows our write (or anything newer), forget ours. */
+  observed(namespace: string | undefined, name: string, resourceVersion: string | undefined, deleted: boolean): void {
+    const key = keyOf(namespace, name);
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    const caughtUp = deleted || entry.object === null || isAtLeast(resourceVersion, entry.resourceVersion);
+    if (caughtUp) this.entries.delete(key);
+  }
+
+  /**
+   * The freshest view: our write if the informer has not caught up, else the cached object.
+   * `null` means "we deleted it"; undefined means "no fresher knowledge than the cache".
+   */
+  read(namespace: string | undefined, name: string, cached: T | undefined): T | undefined {
+    const key = keyOf(namespace, name);
+    const entry = this.entries.get(key);
+    if (!entry) return cached;
+    const cacheCaughtUp = entry.object !== null && cached !== undefined && isAtLeast(cached.metadata?.resourceVersion, entry.resourceVersion);
+    if (this.options.now() - entry.at > this.ttlMs || cacheCaughtUp) {
+      this.entries.delete(key);
+      return cached;
+    }
+    return entry.object ?? undefined;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+/**
+ * resourceVersions are opaque by contract, but every API server backed by
+ * etcd issues increasing integers; when both parse as integers we compare
+ * them, otherwise only equality counts.
+ */
+export function isAtLeast(seen: string | undefined, ours: string | undefined): boolean {
+  if (seen === undefined || ours === undefined) return false;
+  if (seen === ours) return true;
+  return /^\d+$/.test(seen) && /^\d+$/.test(ours) && BigInt(seen) >= BigInt(ours);
+}

@@ -1,0 +1,73 @@
+import type { WorkQueue } from './work-queue.js';
+
+/** What a reconcile asks of the queue when it succeeds: nothing, or to run the key again after a delay. */
+export type ReconcileResult = { readonly requeueAfterMs?: number };
+
+export type ReconcileKey<K extends string> = (key: K) => Promise<ReconcileResult>;
+
+/** Told about every failed reconcile before the key is requeued with backoff; for logging only. */
+export type ReportReconcileError<K extends string> = (key: K, err: unknown) => void;
+
+/** The part of the queue a worker uses, so tests and wrappers can stand in for it. */
+export type WorkerQueue<K extends string> = Pick<
+  WorkQueue<K>,
+  'get' | 'done' | 'forget' | 'addAfter' | 'addRateLimited'
+>;
+
+/**
+ * Runs `count` workers that take keys from `queue` and reconcile them, one key per worker at a time,
+ * so at most `count` reconciles are ever in flight. A thrown error requeues the key with backoff; a
+ * success resets its backoff and honours `requeueAfterMs`. Resolves once every worker has exited,
+ * which happens when the queue is shut down and has no key left to hand out. Reconcile errors never
+ * escape as rejections: they go to `onError` and the backoff.
+ */
+export function runWorkers<K extends string>(
+  queue: WorkerQueue<K>,
+  count: number,
+  reconcile: ReconcileKey<K>,
+  onError: ReportReconcileError<K>,
+): Promise<void> {
+  if (!(Number.isInteger(count) && count > 0)) {
+    throw new RangeError(`the number of workers must be a positive integer, got ${count}`);
+  }
+  const workers = Array.from({ length: count }, () => runWorker(queue, reconcile, onError));
+  return Promise.all(workers).then(() => undefined);
+}
+
+async function runWorker<K extends string>(
+  queue: WorkerQueue<K>,
+  reconcile: ReconcileKey<K>,
+  onError: ReportReconcileError<K>,
+): Promise<void> {
+  for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+    await processKey(queue, key, reconcile, onError);
+  }
+}
+
+async function processKey<K extends string>(
+  queue: WorkerQueue<K>,
+  key: K,
+  reconcile: ReconcileKey<K>,
+  onError: ReportReconcileError<K>,
+): Promise<void> {
+  try {
+    const result = await reconcile(key);
+    queue.forget(key);
+    const requeueAfterMs = result.requeueAfterMs;
+    if (requeueAfterMs !== undefined) queue.addAfter(key, requeueAfterMs);
+  } catch (err) {
+    reportSafely(onError, key, err);
+    queue.addRateLimited(key);
+  } finally {
+    // Always, or the key would stay "in flight" and never be handed out again.
+    queue.done(key);
+  }
+}
+
+function reportSafely<K extends string>(onError: ReportReconcileError<K>, key: K, err: unknown): void {
+  try {
+    onError(key, err);
+  } catch {
+    // A broken logger must not take a worker down or skip the requeue that follows.
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * The pull Secret the operator keeps in each target namespace, and the ownership rules around it:
+ * a Secret we did not create is never touched, and on one we did, only our own fields are compared and
+ * written so that labels and annotations added by others survive every update.
+ */
+import {
+  API_VERSION,
+  CREDENTIAL_LABEL,
+  DOCKERCONFIGJSON_KEY,
+  DOCKERCONFIGJSON_TYPE,
+  EXPIRES_AT_ANNOTATION,
+  KIND,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+} from '../api/constants.js';
+import { toKubeTime } from '../status/time.js';
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface SecretMetadata {
+  name: string;
+  namespace: string;
+  uid?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  [other: string]: unknown;
+}
+
+/** The parts of a V1Secret this module reads; a client-node V1Secret maps onto it field for field. */
+export interface SecretView {
+  apiVersion?: string;
+  kind?: string;
+  metadata: SecretMetadata;
+  type?: string;
+  data?: Record<string, string>;
+  [other: string]: unknown;
+}
+
+export interface DesiredSecret extends SecretView {
+  apiVersion: 'v1';
+  kind: 'Secret';
+  metadata: SecretMetadata & {
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    ownerReferences: OwnerReference[];
+  };
+  type: typeof DOCKERCONFIGJSON_TYPE;
+  data: Record<string, string>;
+}
+
+export interface DesiredSecretInput {
+  credentialName: string;
+  credentialUid: string;
+  secretName: string;
+  namespace: string;
+  /** The JSON text, as built by buildDockerConfigJson; encoded to base64 here. */
+  dockerConfigJson: string;
+  expiresAt?: Date;
+}
+
+export type SecretOwnership = 'absent' | 'ours' | 'foreign';
+
+export function desiredSecret(input: DesiredSecretInput): DesiredSecret {
+  const annotations: Record<string, string> = {};
+  if (input.expiresAt) annotations[EXPIRES_AT_ANNOTATION] = toKubeTime(input.expiresAt);
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: input.secretName,
+      namespace: input.namespace,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [CREDENTIAL_LABEL]: input.credentialName },
+      annotations,
+      ownerReferences: [credentialOwnerReference(input.credentialName, input.credentialUid)],
+    },
+    type: DOCKERCONFIGJSON_TYPE,
+    data: { [DOCKERCONFIGJSON_KEY]: Buffer.from(input.dockerConfigJson, 'utf8').toString('base64') },
+  };
+}
+
+export function credentialOwnerReference(credentialName: string, credentialUid: string): OwnerReference {
+  // blockOwnerDeletion: true would need `update` on registrycredentials/finalizers (the
+  // OwnerReferencesPermissionEnforcement admission plugin) and buys nothing: our finalizer orders cleanup.
+  return { apiVersion: API_VERSION, kind: KIND, name: credentialName, uid: credentialUid, controller: true, blockOwnerDeletion: false };
+}
+
+/** A Secret is ours only when it carries our managed-by label and this credential's label. */
+export function classifyExistingSecret(existing: SecretView | undefined, credentialName: string): SecretOwnership {
+  if (!existing) return 'absent';
+  const labels = existing.metadata.labels ?? {};
+  return labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && labels[CREDENTIAL_LABEL] === credentialName ? 'ours' : 'foreign';
+}
+
+/** Compares only what the operator owns, so edits by others to other fields never cause a write. */
+export function secretNeedsUpdate(existing: SecretView, desired: DesiredSecret): boolean {
+  return (
+    existing.type !== desired.type ||
+    !recordsEqual(existing.data ?? {}, desired.data) ||
+    !ownedLabelsMatch(existing, desired) ||
+    !ownedAnnotationMatches(existing, desired) ||
+    !ownerReferenceMatches(existing, desired)
+  );
+}
+
+/**
+ * `type` is immutable: an update cannot fix it, so the caller deletes and recreates the Secret (only
+ * ever one classified 'ours').
+ */
+export function secretNeedsReplace(existing: SecretView, desired: DesiredSecret): boolean {
+  return existing.type !== desired.type;
+}
+
+/**
+ * The object to PUT: the existing Secret (its resourceVersion guards the write) with our fields set and
+ * everything else (others' labels, annotations, ownerReferences, finalizers) kept as it is.
+ */
+export function mergeSecretForUpdate(existing: SecretView, desired: DesiredSecret): SecretView {
+  const annotations = { ...(existing.metadata.annotations ?? {}) };
+  delete annotations[EXPIRES_AT_ANNOTATION];
+  Object.assign(annotations, desired.metadata.annotations);
+
+  const others = (existing.metadata.ownerReferences ?? []).filter((ref) => !isCredentialReference(ref));
+  return {
+    ...existing,
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      ...existing.metadata,
+      labels: { ...(existing.metadata.labels ?? {}), ...desired.metadata.labels },
+      annotations,
+      ownerReferences: [...others, ...desired.metadata.ownerReferences],
+    },
+    type: desired.type,
+    data: { ...desired.data },
+  };
+}
+
+function ownedLabelsMatch(existing: SecretView, desired: DesiredSecret): boolean {
+  const labels = existing.metadata.labels ?? {};
+  return Object.entries(desired.metadata.labels).every(([key, value]) => labels[key] === value);
+}
+
+function ownedAnnotationMatches(existing: SecretView, desired: DesiredSecret): boolean {
+  return existing.metadata.annotations?.[EXPIRES_AT_ANNOTATION] === desired.metadata.annotations[EXPIRES_AT_ANNOTATION];
+}
+
+/**
+ * Exactly one RegistryCredential reference, equal to ours: a stale one (a credential deleted and
+ * recreated under the same name has a new uid) must go, or garbage collection would follow it.
+ */
+function ownerReferenceMatches(existing: SecretView, desired: DesiredSecret): boolean {
+  const [found, ...extra] = (existing.metadata.ownerReferences ?? []).filter(isCredentialReference);
+  const [wanted] = desired.metadata.ownerReferences;
+  return found !== undefined && extra.length === 0 && wanted !== undefined && ownerReferencesEqual(found, wanted);
+}
+
+function isCredentialReference(ref: OwnerReference): boolean {
+  return ref.kind === KIND && ref.apiVersion.split('/')[0] === API_VERSION.split('/')[0];
+}
+
+function ownerReferencesEqual(a: OwnerReference, b: OwnerReference): boolean {
+  return (
+    a.apiVersion === b.apiVersion &&
+    a.kind === b.kind &&
+    a.name === b.name &&
+    a.uid === b.uid &&
+    (a.controller ?? false) === (b.controller ?? false) &&
+    (a.blockOwnerDeletion ?? false) === (b.blockOwnerDeletion ?? false)
+  );
+}
+
+function recordsEqual(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key]);
+}

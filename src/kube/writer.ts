@@ -1,0 +1,78 @@
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Event,
+  type V1Secret,
+  type V1ServiceAccount,
+} from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../api/constants.js';
+import type { RegistryCredential, RegistryCredentialStatus } from '../api/types.js';
+import type { KubeConnection } from './connection.js';
+import { call } from './errors.js';
+
+const FIELD_MANAGER = 'regcred-operator';
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/**
+ * Every write the operator makes, in one place: what RBAC must allow is
+ * exactly this file (config/rbac/ names each call).
+ */
+export interface KubeWriter {
+  createSecret(secret: V1Secret): Promise<V1Secret>;
+  replaceSecret(secret: V1Secret): Promise<V1Secret>;
+  /** Deletes only the object with this uid (a precondition), so a newer same-named Secret survives. */
+  deleteSecret(namespace: string, name: string, uid: string): Promise<void>;
+  getServiceAccount(namespace: string, name: string): Promise<V1ServiceAccount>;
+  /** A JSON merge patch; callers put metadata.resourceVersion in it to make it conditional. */
+  patchServiceAccount(namespace: string, name: string, patch: object): Promise<V1ServiceAccount>;
+  patchCredential(name: string, patch: object): Promise<RegistryCredential>;
+  patchCredentialStatus(name: string, status: RegistryCredentialStatus): Promise<RegistryCredential>;
+  createEvent(event: CoreV1Event): Promise<void>;
+}
+
+export function kubeWriter(conn: KubeConnection): KubeWriter {
+  const { core, custom } = conn;
+  return {
+    createSecret: (secret) =>
+      call(`create Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`, () =>
+        core.createNamespacedSecret({ namespace: secret.metadata!.namespace!, body: secret, fieldManager: FIELD_MANAGER }),
+      ),
+    replaceSecret: (secret) =>
+      call(`update Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`, () =>
+        core.replaceNamespacedSecret({
+          namespace: secret.metadata!.namespace!,
+          name: secret.metadata!.name!,
+          body: secret,
+          fieldManager: FIELD_MANAGER,
+        }),
+      ),
+    deleteSecret: async (namespace, name, uid) => {
+      await call(`delete Secret ${namespace}/${name}`, () =>
+        core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { uid } } }),
+      );
+    },
+    getServiceAccount: (namespace, name) =>
+      call(`get ServiceAccount ${namespace}/${name}`, () => core.readNamespacedServiceAccount({ namespace, name })),
+    patchServiceAccount: (namespace, name, patch) =>
+      call(`patch ServiceAccount ${namespace}/${name}`, () =>
+        core.patchNamespacedServiceAccount({ namespace, name, body: patch, fieldManager: FIELD_MANAGER }, MERGE_PATCH),
+      ),
+    patchCredential: (name, patch) =>
+      call(`patch RegistryCredential ${name}`, async () =>
+        (await custom.patchClusterCustomObject(
+          { group: GROUP, version: VERSION, plural: PLURAL, name, body: patch, fieldManager: FIELD_MANAGER },
+          MERGE_PATCH,
+        )) as RegistryCredential,
+      ),
+    patchCredentialStatus: (name, status) =>
+      call(`update status of RegistryCredential ${name}`, async () =>
+        (await custom.patchClusterCustomObjectStatus(
+          { group: GROUP, version: VERSION, plural: PLURAL, name, body: { status }, fieldManager: FIELD_MANAGER },
+          MERGE_PATCH,
+        )) as RegistryCredential,
+      ),
+    createEvent: async (event) => {
+      await call('create Event', () => core.createNamespacedEvent({ namespace: event.metadata.namespace!, body: event }));
+    },
+  };
+}

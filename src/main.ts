@@ -1,0 +1,146 @@
+/**
+ * The composition root: the only place that reads the environment, builds
+ * clients, caches, queue, providers, clock and logger, and wires them. Nothing
+ * else calls process.exit or touches process signals.
+ */
+import { DEFAULT_OPERATOR_NAMESPACE } from './api/constants.js';
+import { buildConfig, ConfigError, type RunFlags } from './config.js';
+import { connect, hasConfiguredCluster, loadKubeConfig } from './kube/connection.js';
+import { ensureControlPlaneBinary, startControlPlane, tailOf, type RunningControlPlane } from './local/control-plane.js';
+import { installIntoCluster } from './local/install.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { startHealthServer } from './observability/health.js';
+import { Operator } from './operator.js';
+
+const LOCAL_OPERATOR_CONTEXT = 'regcred-operator';
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+function progressLogger(): (message: string) => void {
+  return (message) => process.stderr.write(`regcred: ${message}\n`);
+}
+
+async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal()): Promise<number> {
+  let config;
+  try {
+    config = buildConfig(flags, process.env, Boolean(process.stdout.isTTY));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`regcred run: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger({ level: config.logLevel, pretty: config.prettyLogs });
+  let conn;
+  try {
+    conn = connect(loadKubeConfig(config));
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'cannot load a kubeconfig');
+    return 2;
+  }
+  log.info({ server: conn.describe, namespace: config.namespace, concurrency: config.concurrency }, 'starting regcred-operator');
+  const operator = new Operator({ conn, config, log, clock: systemTimers() });
+  const health = await startHealthServer(config.healthPort, { live: () => operator.isLive(), ready: () => operator.isReady() });
+  const stopped = operator.start().catch((err: unknown) => {
+    log.fatal({ err: (err as Error).message }, 'operator failed');
+    return 'failed' as const;
+  });
+  const outcome = await Promise.race([stopSignal.then(() => 'signal' as const), stopped.then((r) => r ?? 'stopped')]);
+  log.info({ reason: outcome }, 'shutting down');
+  await operator.stop();
+  await new Promise<void>((resolve) => health.close(() => resolve()));
+  log.info('stopped');
+  return outcome === 'failed' ? 1 : 0;
+}
+
+function systemTimers(): { setTimeout(fn: () => void, ms: number): unknown } {
+  return { setTimeout: (fn, ms) => setTimeout(fn, ms).unref() };
+}
+
+async function startLocal(dir: string, auditLog: boolean): Promise<RunningControlPlane> {
+  const progress = progressLogger();
+  progress(`starting a local control plane in ${dir}`);
+  const started = Date.now();
+  const cp = await startControlPlane({ dir, auditLog, progress });
+  try {
+    await installIntoCluster(connect(loadKubeConfig({ kubeconfig: cp.kubeconfig })), DEFAULT_OPERATOR_NAMESPACE);
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
+  progress(`control plane ready at ${cp.server} in ${((Date.now() - started) / 1000).toFixed(1)}s; CRD and operator RBAC installed`);
+  return cp;
+}
+
+function usageHints(cp: RunningControlPlane): string {
+  return [
+    '',
+    'Local control plane is running. In another terminal:',
+    `  export KUBECONFIG=${cp.kubeconfig}`,
+    '  kubectl apply -f config/samples/',
+    '  kubectl get registrycredentials',
+    `The operator's own identity (RBAC from config/rbac) is the context "${LOCAL_OPERATOR_CONTEXT}".`,
+    `Logs: ${cp.logFile}. Stop with Ctrl-C.`,
+    '',
+  ].join('\n');
+}
+
+async function local(flags: { dir: string; auditLog?: boolean; buildOnly?: boolean }): Promise<number> {
+  try {
+    if (flags.buildOnly) {
+      const binary = ensureControlPlaneBinary(progressLogger());
+      process.stderr.write(`regcred: control plane binary: ${binary}\n`);
+      return 0;
+    }
+    const cp = await startLocal(flags.dir, Boolean(flags.auditLog));
+    process.stdout.write(usageHints(cp));
+    const why = await Promise.race([waitForSignal(), cp.exited.then((code) => `exit ${code}`)]);
+    process.stderr.write(`regcred: stopping the local control plane (${why})\n`);
+    await cp.stop();
+    if (String(why).startsWith('exit')) {
+      process.stderr.write(`${tailOf(cp.logFile, 20)}\n`);
+      return 1;
+    }
+    return 0;
+  } catch (err) {
+    process.stderr.write(`regcred local: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function start(flags: { dir: string }): Promise<number> {
+  if (hasConfiguredCluster(process.env)) {
+    process.stderr.write('regcred: using the current kube context\n');
+    return run({});
+  }
+  process.stderr.write('regcred: no kube context is configured (no $KUBECONFIG, ~/.kube/config or in-cluster account), so starting a local control plane\n');
+  let cp: RunningControlPlane;
+  try {
+    cp = await startLocal(flags.dir, false);
+  } catch (err) {
+    process.stderr.write(`regcred start: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stderr.write(usageHints(cp));
+  const signal = waitForSignal();
+  const code = await run(
+    { kubeconfig: cp.kubeconfig, context: LOCAL_OPERATOR_CONTEXT, namespace: DEFAULT_OPERATOR_NAMESPACE },
+    Promise.race([signal, cp.exited]),
+  );
+  await cp.stop();
+  return code;
+}
+
+export const main = { run: (flags: RunFlags): Promise<number> => run(flags), local, start };
+export type { Logger };

@@ -1,0 +1,45 @@
+import type { ProviderName, RegistryCredentialSpec } from '../api/types.js';
+
+/** A credential ready to publish: the whole dockerconfigjson document plus what status reports. */
+export interface MintedCredential {
+  registries: string[];
+  dockerConfigJson: string;
+  /** Absent for credentials that do not expire (static). */
+  expiresAt?: Date;
+}
+
+/** Source Secrets, read only from the operator's own namespace (API.md §2). */
+export interface SourceSecret {
+  name: string;
+  type?: string;
+  /** base64 values, as the API returns them */
+  data: Record<string, string>;
+  resourceVersion?: string;
+}
+
+export interface SourceReader {
+  namespace: string;
+  get(name: string): SourceSecret | undefined;
+}
+
+/**
+ * Why a mint failed, in words a user can act on. `retryable` failures
+ * (network, throttling, a 5xx) back off and retry; the others wait for the
+ * spec or the source Secret to change.
+ */
+export class ProviderError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ProviderError';
+  }
+}
+
+export interface Provider {
+  readonly name: ProviderName;
+  mint(spec: RegistryCredentialSpec, sources: SourceReader, signal: AbortSignal): Promise<MintedCredential>;
+}

@@ -1,0 +1,8 @@
+/**
+ * metav1.Time serialises as RFC 3339 with whole seconds. Writing the same form the API server returns
+ * keeps a round-tripped status equal to the one computed, so an unchanged status is never rewritten.
+ */
+export function toKubeTime(date: Date): string {
+  if (Number.isNaN(date.getTime())) throw new RangeError('cannot format an invalid Date as a Kubernetes time');
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
