@@ -45,6 +45,8 @@ func apiServerArgs(dir string, p *pkiFiles, etcdURL string, port int, auditPath 
 		"--shutdown-delay-duration=0s",
 		"--cert-dir=" + filepath.Join(dir, "pki"),
 		"--enable-priority-and-fairness=true",
+		// The "kubernetes" Service endpoints cannot point at loopback; nothing here needs them.
+		"--endpoint-reconciler-type=none",
 	}
 	if auditPath != "" {
 		policy := filepath.Join(dir, "audit-policy.yaml")

@@ -1,0 +1,111 @@
+import type { KubernetesObject, ObjectCache, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import { CREDENTIAL_LABEL } from '../api/constants.js';
+import type { RegistryCredential } from '../api/types.js';
+import type { NamespaceView } from '../desired/namespaces.js';
+import type { SecretView } from '../desired/secret.js';
+import type { ServiceAccountView } from '../desired/service-accounts.js';
+import type { SourceReader, SourceSecret } from '../providers/types.js';
+import { MutationCache } from './mutation-cache.js';
+
+export interface Caches {
+  credentials: ObjectCache<RegistryCredential & KubernetesObject>;
+  namespaces: ObjectCache<V1Namespace>;
+  managedSecrets: ObjectCache<V1Secret>;
+  serviceAccounts: ObjectCache<V1ServiceAccount>;
+  sourceSecrets: ObjectCache<V1Secret>;
+}
+
+export function toNamespaceView(ns: V1Namespace): NamespaceView {
+  return {
+    name: ns.metadata?.name ?? '',
+    labels: ns.metadata?.labels ?? {},
+    terminating: Boolean(ns.metadata?.deletionTimestamp) || ns.status?.phase === 'Terminating',
+  };
+}
+
+export function toServiceAccountView(sa: V1ServiceAccount): ServiceAccountView {
+  return {
+    namespace: sa.metadata?.namespace ?? '',
+    name: sa.metadata?.name ?? '',
+    resourceVersion: sa.metadata?.resourceVersion,
+    imagePullSecrets: sa.imagePullSecrets,
+    annotations: sa.metadata?.annotations,
+  };
+}
+
+/**
+ * The reconciler's only way to read the cluster: the informers' caches, with
+ * the operator's own recent writes laid over them until the watch catches up.
+ */
+export class ClusterView {
+  readonly secretWrites: MutationCache<V1Secret>;
+  readonly serviceAccountWrites: MutationCache<V1ServiceAccount>;
+
+  constructor(
+    private readonly caches: Caches,
+    readonly operatorNamespace: string,
+    now: () => number,
+  ) {
+    this.secretWrites = new MutationCache<V1Secret>({ now });
+    this.serviceAccountWrites = new MutationCache<V1ServiceAccount>({ now });
+  }
+
+  credential(name: string): RegistryCredential | undefined {
+    return this.caches.credentials.get(name);
+  }
+
+  credentials(): readonly RegistryCredential[] {
+    return this.caches.credentials.list();
+  }
+
+  namespaces(): NamespaceView[] {
+    return this.caches.namespaces.list().map(toNamespaceView);
+  }
+
+  namespaceExists(name: string): boolean {
+    return this.caches.namespaces.get(name) !== undefined;
+  }
+
+  managedSecret(namespace: string, name: string): SecretView | undefined {
+    const secret = this.secretWrites.read(namespace, name, this.caches.managedSecrets.get(name, namespace));
+    return secret as SecretView | undefined;
+  }
+
+  /** Every Secret labelled for this credential, wherever it is. */
+  managedSecretsOf(credential: string): SecretView[] {
+    const found = new Map<string, SecretView>();
+    for (const cached of this.caches.managedSecrets.list()) {
+      if (cached.metadata?.labels?.[CREDENTIAL_LABEL] !== credential) continue;
+      const fresh = this.managedSecret(cached.metadata.namespace ?? '', cached.metadata.name ?? '');
+      if (fresh && fresh.metadata.labels?.[CREDENTIAL_LABEL] === credential) found.set(`${fresh.metadata.namespace}/${fresh.metadata.name}`, fresh);
+    }
+    return [...found.values()];
+  }
+
+  serviceAccounts(namespace: string): ServiceAccountView[] {
+    return this.caches.serviceAccounts
+      .list(namespace)
+      .map((sa) => this.serviceAccountWrites.read(namespace, sa.metadata?.name ?? '', sa))
+      .filter((sa): sa is V1ServiceAccount => sa !== undefined)
+      .map(toServiceAccountView);
+  }
+
+  /** Every ServiceAccount in the cluster (for cleanup of entries in namespaces no longer targeted). */
+  allServiceAccounts(): ServiceAccountView[] {
+    return this.caches.serviceAccounts
+      .list()
+      .map((sa) => this.serviceAccountWrites.read(sa.metadata?.namespace, sa.metadata?.name ?? '', sa))
+      .filter((sa): sa is V1ServiceAccount => sa !== undefined)
+      .map(toServiceAccountView);
+  }
+
+  get sources(): SourceReader {
+    return { namespace: this.operatorNamespace, get: (name) => this.sourceSecret(name) };
+  }
+
+  private sourceSecret(name: string): SourceSecret | undefined {
+    const secret = this.caches.sourceSecrets.get(name, this.operatorNamespace);
+    if (!secret) return undefined;
+    return { name, type: secret.type, data: secret.data ?? {}, resourceVersion: secret.metadata?.resourceVersion };
+  }
+}

@@ -1,0 +1,167 @@
+import { MAX_FAILED_NAMESPACES_IN_STATUS } from '../api/constants.js';
+import type {
+  Condition,
+  ConditionStatus,
+  FailedNamespace,
+  ProviderName,
+  RegistryCredential,
+  RegistryCredentialStatus,
+} from '../api/types.js';
+import { getCondition, setCondition } from './conditions.js';
+import { toKubeTime } from './time.js';
+
+/** What one reconcile found and did, gathered for the status. */
+export interface ReconcileFacts {
+  now: Date;
+  provider?: ProviderName;
+  /** The spec failed validation: nothing else was attempted. */
+  invalid?: { reason: string; message: string };
+  /** A credential to publish: this reconcile's mint. */
+  credential?: { registries: string[]; expiresAt?: Date; changed: boolean };
+  /** Why there is no credential to publish, when there is none. */
+  credentialError?: { reason: string; message: string };
+  secretName: string;
+  targets: number;
+  synced: number;
+  failed: FailedNamespace[];
+  /** Selected ServiceAccounts in synced namespaces that carry the entry. */
+  patchedServiceAccounts: number;
+  serviceAccountFailures: number;
+  /** Target namespaces whose selected ServiceAccounts do not exist yet (the default one is created asynchronously). */
+  missingServiceAccounts: number;
+}
+
+interface ConditionValue {
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function tokenCondition(f: ReconcileFacts): ConditionValue {
+  if (f.invalid) return { status: 'False', reason: f.invalid.reason, message: f.invalid.message };
+  if (f.credentialError) return { status: 'False', ...f.credentialError };
+  const expiry = f.credential?.expiresAt ? `, valid until ${toKubeTime(f.credential.expiresAt)}` : '';
+  return {
+    status: 'True',
+    reason: 'CredentialAvailable',
+    message: `credential for ${f.credential?.registries.join(', ')}${expiry}`,
+  };
+}
+
+function secretsCondition(f: ReconcileFacts): ConditionValue {
+  if (f.invalid || f.credentialError) {
+    return { status: 'False', reason: 'NoCredential', message: 'no credential to publish; see TokenAvailable' };
+  }
+  if (f.targets === 0) return { status: 'True', reason: 'NoTargets', message: 'no namespace matches spec.namespaces' };
+  if (f.synced === f.targets) {
+    return { status: 'True', reason: 'Synced', message: `Secret ${f.secretName} is current in ${plural(f.targets, 'namespace')}` };
+  }
+  const conflicts = f.failed.filter((x) => x.reason === 'SecretConflict').length;
+  return {
+    status: 'False',
+    reason: conflicts > 0 ? 'SecretConflict' : 'SyncFailed',
+    message: `Secret ${f.secretName} is current in ${f.synced} of ${plural(f.targets, 'namespace')}; see status.failedNamespaces`,
+  };
+}
+
+function serviceAccountsCondition(f: ReconcileFacts): ConditionValue {
+  if (f.invalid || f.credentialError) {
+    return { status: 'False', reason: 'NoCredential', message: 'no credential to publish; see TokenAvailable' };
+  }
+  if (f.serviceAccountFailures > 0) {
+    return { status: 'False', reason: 'PatchFailed', message: `${plural(f.serviceAccountFailures, 'ServiceAccount')} could not be updated; retrying` };
+  }
+  const waiting = f.missingServiceAccounts > 0 ? ` (${plural(f.missingServiceAccounts, 'namespace')} have no selected ServiceAccount yet)` : '';
+  return {
+    status: 'True',
+    reason: 'Patched',
+    message: `${plural(f.patchedServiceAccounts, 'ServiceAccount')} list ${f.secretName} in imagePullSecrets${waiting}`,
+  };
+}
+
+function readyCondition(token: ConditionValue, secrets: ConditionValue, accounts: ConditionValue, f: ReconcileFacts): ConditionValue {
+  for (const c of [token, secrets, accounts]) {
+    if (c.status !== 'True') return c;
+  }
+  return { status: 'True', reason: 'Synced', message: secrets.message };
+}
+
+/** The whole status a reconcile wants; conditions keep their lastTransitionTime when unchanged. */
+export function computeStatus(credential: RegistryCredential, f: ReconcileFacts): RegistryCredentialStatus {
+  const previous = credential.status ?? {};
+  const generation = credential.metadata.generation;
+  const token = tokenCondition(f);
+  const secrets = secretsCondition(f);
+  const accounts = serviceAccountsCondition(f);
+  const ready = readyCondition(token, secrets, accounts, f);
+  let conditions: Condition[] | undefined = previous.conditions;
+  for (const [type, value] of [
+    ['Ready', ready],
+    ['TokenAvailable', token],
+    ['SecretsSynced', secrets],
+    ['ServiceAccountsPatched', accounts],
+  ] as const) {
+    conditions = setCondition(conditions, { type, ...value, observedGeneration: generation }, f.now);
+  }
+
+  const status: RegistryCredentialStatus = {
+    observedGeneration: generation,
+    provider: f.provider,
+    registries: f.credential?.registries ?? previous.registries,
+    lastRefreshTime:
+      f.credential && (f.credential.changed || !previous.lastRefreshTime) ? toKubeTime(f.now) : previous.lastRefreshTime,
+    expiresAt: f.credential ? (f.credential.expiresAt ? toKubeTime(f.credential.expiresAt) : undefined) : previous.expiresAt,
+    nextRefreshTime: previous.nextRefreshTime,
+    targetNamespaces: f.targets,
+    syncedNamespaces: f.synced,
+    failedNamespaces: f.failed.length
+      ? [...f.failed].sort((a, b) => a.namespace.localeCompare(b.namespace)).slice(0, MAX_FAILED_NAMESPACES_IN_STATUS)
+      : undefined,
+    patchedServiceAccounts: f.patchedServiceAccounts,
+    failedRefreshAttempts: previous.failedRefreshAttempts ?? 0,
+    conditions,
+  };
+  return status;
+}
+
+/** A JSON merge patch that turns `from` into `to` at the top level (absent keys become null). */
+export function statusMergePatch(from: RegistryCredentialStatus | undefined, to: RegistryCredentialStatus): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  for (const key of new Set([...Object.keys(from ?? {}), ...Object.keys(to)])) {
+    const value = (to as Record<string, unknown>)[key];
+    patch[key] = value === undefined ? null : value;
+  }
+  return patch;
+}
+
+export interface Transition {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** Events mark transitions (first sync, failures, conflicts, recovery), never a steady state. */
+export function statusTransitions(previous: RegistryCredentialStatus | undefined, next: RegistryCredentialStatus): Transition[] {
+  const out: Transition[] = [];
+  const before = getCondition(previous?.conditions, 'Ready');
+  const after = getCondition(next.conditions, 'Ready');
+  if (after && (before?.status !== after.status || before.reason !== after.reason)) {
+    if (after.status === 'True') {
+      out.push({ type: 'Normal', reason: before ? 'Recovered' : 'Synced', message: after.message });
+    } else if (after.reason !== 'SecretConflict') {
+      out.push({ type: 'Warning', reason: after.reason, message: after.message });
+    }
+  }
+  const knownConflicts = new Set((previous?.failedNamespaces ?? []).filter((x) => x.reason === 'SecretConflict').map((x) => x.namespace));
+  const newConflicts = (next.failedNamespaces ?? []).filter((x) => x.reason === 'SecretConflict' && !knownConflicts.has(x.namespace));
+  if (newConflicts.length > 0) {
+    const names = newConflicts.slice(0, 5).map((x) => x.namespace).join(', ');
+    const more = newConflicts.length > 5 ? ` and ${newConflicts.length - 5} more` : '';
+    out.push({ type: 'Warning', reason: 'SecretConflict', message: `${newConflicts[0]!.message} (namespaces: ${names}${more})` });
+  }
+  return out;
+}

@@ -1,0 +1,254 @@
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { load, loadAll } from 'js-yaml';
+import { CRD_NAME, DEFAULT_OPERATOR_NAMESPACE } from '../../src/api/constants.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const NAME = 'regcred-operator';
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  [field: string]: unknown;
+}
+
+interface PolicyRule {
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+  verbs: string[];
+}
+
+interface Binding extends Manifest {
+  roleRef: { apiGroup: string; kind: string; name: string };
+  subjects: { kind: string; name: string; namespace?: string }[];
+}
+
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  ports?: { name?: string; containerPort: number }[];
+  livenessProbe?: { httpGet?: { path: string; port: string | number } };
+  readinessProbe?: { httpGet?: { path: string; port: string | number } };
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: {
+    runAsNonRoot?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    allowPrivilegeEscalation?: boolean;
+    privileged?: boolean;
+    capabilities?: { drop?: string[]; add?: string[] };
+  };
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+
+interface Deployment extends Manifest {
+  spec: {
+    replicas: number;
+    template: {
+      spec: {
+        serviceAccountName: string;
+        securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; seccompProfile?: { type: string } };
+        containers: Container[];
+        volumes?: { name: string; emptyDir?: object }[];
+      };
+    };
+  };
+}
+
+/**
+ * The permissions each role grants, as "apiGroup/resource" -> verbs. Every entry is a call the
+ * operator makes; see the comments in config/rbac.
+ */
+const EXPECTED_PERMISSIONS: Record<string, Record<string, string[]>> = {
+  [`ClusterRole/${NAME}`]: {
+    'regcred.io/registrycredentials': ['get', 'list', 'watch', 'update', 'patch'],
+    'regcred.io/registrycredentials/status': ['update', 'patch'],
+    'core/namespaces': ['list', 'watch'],
+    'core/secrets': ['list', 'watch', 'create', 'update', 'patch', 'delete'],
+    'core/serviceaccounts': ['get', 'list', 'watch', 'patch'],
+    'core/events': ['create', 'patch'],
+    'events.k8s.io/events': ['create', 'patch'],
+  },
+  [`Role/${NAME}`]: {
+    'core/secrets': ['get', 'list', 'watch'],
+    'coordination.k8s.io/leases': ['get', 'create', 'update'],
+  },
+};
+
+function kustomize(dir: string): Manifest[] {
+  let output: string;
+  try {
+    output = execFileSync('kubectl', ['kustomize', dir], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException & { stderr?: string };
+    if (err.code === 'ENOENT') {
+      throw new Error('kubectl is not on PATH: these tests render config/ with `kubectl kustomize`', { cause: error });
+    }
+    throw new Error(`kubectl kustomize ${dir} failed: ${err.stderr ?? err.message}`, { cause: error });
+  }
+  return (loadAll(output) as (Manifest | null)[]).filter((m): m is Manifest => m !== null);
+}
+
+/** "apiGroup/resource" -> sorted verbs, merged over all rules of a role. */
+function permissions(rules: PolicyRule[]): Record<string, string[]> {
+  const granted: Record<string, Set<string>> = {};
+  for (const rule of rules) {
+    for (const group of rule.apiGroups ?? []) {
+      for (const resource of rule.resources ?? []) {
+        const key = `${group === '' ? 'core' : group}/${resource}`;
+        granted[key] ??= new Set();
+        for (const verb of rule.verbs) granted[key].add(verb);
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(granted).map(([key, verbs]) => [key, [...verbs].sort()]));
+}
+
+function sortedValues(table: Record<string, string[]>): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(table).map(([key, verbs]) => [key, [...verbs].sort()]));
+}
+
+describe('config/default, as rendered by kubectl kustomize', () => {
+  let objects: Manifest[];
+  const find = <T extends Manifest>(kind: string, name = NAME): T => {
+    const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+    if (!found) throw new Error(`config/default renders no ${kind} ${name}`);
+    return found as T;
+  };
+
+  beforeAll(() => {
+    objects = kustomize('config/default');
+  });
+
+  it('holds the CRD, the RBAC and the Deployment, and nothing else', () => {
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
+      [
+        `CustomResourceDefinition/${CRD_NAME}`,
+        `Namespace/${DEFAULT_OPERATOR_NAMESPACE}`,
+        `ServiceAccount/${NAME}`,
+        `ClusterRole/${NAME}`,
+        `ClusterRoleBinding/${NAME}`,
+        `Role/${NAME}`,
+        `RoleBinding/${NAME}`,
+        `Deployment/${NAME}`,
+      ].sort(),
+    );
+  });
+
+  it('renders the CRD exactly as crds/ holds it', () => {
+    const file = load(readFileSync(`${REPO_ROOT}/crds/${CRD_NAME}.yaml`, 'utf8'));
+    expect(find('CustomResourceDefinition', CRD_NAME)).toEqual(file);
+  });
+
+  it(`puts every namespaced object in ${DEFAULT_OPERATOR_NAMESPACE}`, () => {
+    const clusterScoped = new Set(['CustomResourceDefinition', 'Namespace', 'ClusterRole', 'ClusterRoleBinding']);
+    for (const object of objects) {
+      expect([object.kind, object.metadata.namespace]).toEqual([
+        object.kind,
+        clusterScoped.has(object.kind) ? undefined : DEFAULT_OPERATOR_NAMESPACE,
+      ]);
+    }
+  });
+
+  describe('the Deployment', () => {
+    let deployment: Deployment;
+    let container: Container;
+    beforeAll(() => {
+      deployment = find<Deployment>('Deployment');
+      expect(deployment.spec.template.spec.containers).toHaveLength(1);
+      container = deployment.spec.template.spec.containers[0]!;
+    });
+
+    it('runs one replica of `regcred run` as the operator ServiceAccount, told its namespace', () => {
+      expect(deployment.spec.replicas).toBe(1);
+      expect(deployment.spec.template.spec.serviceAccountName).toBe(NAME);
+      expect(container.image).toBe('regcred-operator:latest');
+      expect(container.args).toEqual(['run']);
+      expect(container.env).toContainEqual({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
+    });
+
+    it('runs as non-root with a read-only root filesystem, no privilege escalation and no capabilities', () => {
+      const pod = deployment.spec.template.spec.securityContext;
+      expect(pod?.runAsNonRoot).toBe(true);
+      expect(pod?.runAsUser).toBe(65532);
+      expect(pod?.seccompProfile?.type).toBe('RuntimeDefault');
+      const sc = container.securityContext;
+      expect(sc?.readOnlyRootFilesystem).toBe(true);
+      expect(sc?.allowPrivilegeEscalation).toBe(false);
+      expect(sc?.privileged ?? false).toBe(false);
+      expect(sc?.capabilities?.drop).toEqual(['ALL']);
+      expect(sc?.capabilities?.add ?? []).toEqual([]);
+    });
+
+    it('gives Node a writable /tmp on an emptyDir', () => {
+      const mount = container.volumeMounts?.find((m) => m.mountPath === '/tmp');
+      expect(mount).toBeDefined();
+      expect(deployment.spec.template.spec.volumes?.find((v) => v.name === mount?.name)?.emptyDir).toBeDefined();
+    });
+
+    it('has liveness and readiness probes on the health port', () => {
+      expect(container.ports).toContainEqual(expect.objectContaining({ name: 'health', containerPort: 8081 }));
+      expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'health' });
+      expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    });
+
+    it('requests resources and limits memory', () => {
+      expect(container.resources?.requests).toEqual({ cpu: '50m', memory: '64Mi' });
+      expect(container.resources?.limits?.memory).toBe('256Mi');
+    });
+  });
+
+  describe('RBAC', () => {
+    it.each(Object.entries(EXPECTED_PERMISSIONS))('%s grants exactly the verbs of the calls the operator makes', (id, expected) => {
+      const [kind, name] = id.split('/') as [string, string];
+      const role = find<Manifest & { rules: PolicyRule[] }>(kind, name);
+      expect(permissions(role.rules)).toEqual(sortedValues(expected));
+    });
+
+    it('uses no wildcards or non-resource URLs', () => {
+      for (const role of objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role') as (Manifest & { rules: PolicyRule[] })[]) {
+        for (const rule of role.rules) {
+          expect([...rule.verbs, ...(rule.resources ?? []), ...(rule.apiGroups ?? [])]).not.toContain('*');
+          expect(rule.nonResourceURLs).toBeUndefined();
+        }
+      }
+    });
+
+    it('never lets the operator get a Secret outside its own namespace', () => {
+      for (const role of objects.filter((o) => o.kind === 'ClusterRole') as (Manifest & { rules: PolicyRule[] })[]) {
+        expect(permissions(role.rules)['core/secrets'] ?? []).not.toContain('get');
+      }
+    });
+
+    it('binds the roles to the operator ServiceAccount', () => {
+      const subject = { kind: 'ServiceAccount', name: NAME, namespace: DEFAULT_OPERATOR_NAMESPACE };
+      expect(find('ServiceAccount').metadata.namespace).toBe(DEFAULT_OPERATOR_NAMESPACE);
+      const clusterBinding = find<Binding>('ClusterRoleBinding');
+      expect(clusterBinding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: NAME });
+      expect(clusterBinding.subjects).toEqual([subject]);
+      const binding = find<Binding>('RoleBinding');
+      expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: NAME });
+      expect(binding.subjects).toEqual([subject]);
+    });
+  });
+});
+
+describe('config/samples, as rendered by kubectl kustomize', () => {
+  it('holds one RegistryCredential per provider, and the static one has its source Secret', () => {
+    const objects = kustomize('config/samples') as (Manifest & { spec?: Record<string, unknown> })[];
+    const credentials = objects.filter((o) => o.kind === 'RegistryCredential');
+    const providers = credentials.map((c) => ['ecr', 'gcr', 'static'].filter((p) => c.spec?.[p] !== undefined));
+    expect(providers.sort()).toEqual([['ecr'], ['gcr'], ['static']]);
+    for (const credential of credentials) expect(credential.metadata.namespace).toBeUndefined();
+
+    const staticSpec = credentials.find((c) => c.spec?.static)?.spec?.static as { credentialsSecretRef: { name: string } };
+    const source = objects.find((o) => o.kind === 'Secret' && o.metadata.name === staticSpec.credentialsSecretRef.name);
+    expect(source?.metadata.namespace).toBe(DEFAULT_OPERATOR_NAMESPACE);
+  });
+});
