@@ -1,14 +1,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 // Type-only imports are erased: they give the dist modules their types without loading src.
 import type * as ControlPlaneModule from '../../src/local/control-plane.js';
 import type * as InstallModule from '../../src/local/install.js';
 import type * as ConnectionModule from '../../src/kube/connection.js';
 
 function dist(path: string): string {
-  return pathToFileURL(resolve(import.meta.dirname, '..', '..', 'dist', path)).href;
+  return resolve(import.meta.dirname, '..', '..', 'dist', path);
 }
 
 /**

@@ -2,6 +2,15 @@ import { describe, expect, it } from '@jest/globals';
 import { dump } from 'js-yaml';
 import { kubectl, uniqueName } from '../support/cluster.js';
 
+/** Reads a kubectl table by the header's column positions (an empty cell must not shift the others). */
+function parseTable(output: string): Record<string, string>[] {
+  const [header, ...rows] = output.trimEnd().split('\n');
+  const starts = [...header!.matchAll(/\S+/g)].map((m) => ({ name: m[0], at: m.index }));
+  return rows.map((row) =>
+    Object.fromEntries(starts.map((col, i) => [col.name, row.slice(col.at, starts[i + 1]?.at ?? row.length).trim()])),
+  );
+}
+
 function credential(name: string, spec: Record<string, unknown>): string {
   return dump({ apiVersion: 'regcred.io/v1alpha1', kind: 'RegistryCredential', metadata: { name }, spec });
 }
@@ -78,8 +87,9 @@ describe('the RegistryCredential CRD on a real kube-apiserver', () => {
         '-p', JSON.stringify({ status: { provider: 'static', expiresAt, targetNamespaces: 3, syncedNamespaces: 2 } }),
       ]);
       expect(patched.stderr).toBe('');
-      const got = await kubectl(['get', 'regcred', name, '--no-headers']);
-      expect(got.stdout.split(/\s+/).slice(0, 6)).toEqual([name, 'static', '<none>', '2', '3', expiresAt]);
+      const got = await kubectl(['get', 'regcred', name]);
+      const [row] = parseTable(got.stdout);
+      expect(row).toMatchObject({ NAME: name, PROVIDER: 'static', SYNCED: '2', TARGETS: '3', EXPIRES: expiresAt });
     } finally {
       await kubectl(['delete', 'registrycredential', name, '--wait=false']);
     }

@@ -40,7 +40,7 @@ export function kubectl(args: string[], options: { input?: string; context?: str
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
       done({ code, stdout, stderr });
     });
-    if (options.input !== undefined) child.stdin?.end(options.input);
+    child.stdin?.end(options.input ?? '');
   });
 }
 

@@ -67,17 +67,15 @@ interface Deployment extends Manifest {
  */
 const EXPECTED_PERMISSIONS: Record<string, Record<string, string[]>> = {
   [`ClusterRole/${NAME}`]: {
-    'regcred.io/registrycredentials': ['get', 'list', 'watch', 'update', 'patch'],
-    'regcred.io/registrycredentials/status': ['update', 'patch'],
+    'regcred.io/registrycredentials': ['list', 'watch', 'patch'],
+    'regcred.io/registrycredentials/status': ['patch'],
     'core/namespaces': ['list', 'watch'],
-    'core/secrets': ['list', 'watch', 'create', 'update', 'patch', 'delete'],
+    'core/secrets': ['list', 'watch', 'create', 'update', 'delete'],
     'core/serviceaccounts': ['get', 'list', 'watch', 'patch'],
-    'core/events': ['create', 'patch'],
-    'events.k8s.io/events': ['create', 'patch'],
   },
   [`Role/${NAME}`]: {
-    'core/secrets': ['get', 'list', 'watch'],
-    'coordination.k8s.io/leases': ['get', 'create', 'update'],
+    'core/secrets': ['list', 'watch'],
+    'core/events': ['create'],
   },
 };
 
