@@ -13,5 +13,6 @@ export default {
   globalSetup: '<rootDir>/test/harness/global-setup.ts',
   globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
   testTimeout: 60000,
-  maxWorkers: 2,
+  // Integration tests share one control plane and each runs its own operator: one file at a time.
+  maxWorkers: 1,
 };

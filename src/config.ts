@@ -51,7 +51,7 @@ export function buildConfig(flags: RunFlags, env: NodeJS.ProcessEnv, isTty: bool
     concurrency: parseIntFlag('--concurrency', flags.concurrency, 4, 1, 64),
     writeConcurrency: parseIntFlag('--write-concurrency', flags.writeConcurrency, 16, 1, 256),
     healthPort: parseIntFlag('--health-port', flags.healthPort, 8081, 0, 65535),
-    resyncIntervalMs: parseIntFlag('--resync-seconds', flags.resyncSeconds, 600, 5, 86400) * 1000,
+    resyncIntervalMs: parseIntFlag('--resync-seconds', flags.resyncSeconds, 600, 1, 86400) * 1000,
     prettyLogs: isTty && env.LOG_FORMAT !== 'json',
   };
 }

@@ -11,6 +11,9 @@ import { installIntoCluster } from './local/install.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { startHealthServer } from './observability/health.js';
 import { Operator } from './operator.js';
+import { systemClock } from './controller/clock.js';
+import { kubeWriter } from './kube/writer.js';
+import { staticProvider } from './providers/static.js';
 
 const LOCAL_OPERATOR_CONTEXT = 'regcred-operator';
 
@@ -50,22 +53,29 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     return 2;
   }
   log.info({ server: conn.describe, namespace: config.namespace, concurrency: config.concurrency }, 'starting regcred-operator');
-  const operator = new Operator({ conn, config, log, clock: systemTimers() });
-  const health = await startHealthServer(config.healthPort, { live: () => operator.isLive(), ready: () => operator.isReady() });
-  const stopped = operator.start().catch((err: unknown) => {
-    log.fatal({ err: (err as Error).message }, 'operator failed');
-    return 'failed' as const;
+  const operator = new Operator({
+    conn,
+    writer: kubeWriter(conn),
+    config,
+    log,
+    clock: systemClock,
+    providers: { static: staticProvider },
+    random: Math.random,
   });
-  const outcome = await Promise.race([stopSignal.then(() => 'signal' as const), stopped.then((r) => r ?? 'stopped')]);
+  const health = await startHealthServer(config.healthPort, { live: () => operator.isLive(), ready: () => operator.isReady() });
+  let outcome: string;
+  try {
+    await Promise.race([operator.start(), stopSignal]);
+    outcome = String(await stopSignal);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'operator failed to start');
+    outcome = 'failed';
+  }
   log.info({ reason: outcome }, 'shutting down');
   await operator.stop();
   await new Promise<void>((resolve) => health.close(() => resolve()));
   log.info('stopped');
   return outcome === 'failed' ? 1 : 0;
-}
-
-function systemTimers(): { setTimeout(fn: () => void, ms: number): unknown } {
-  return { setTimeout: (fn, ms) => setTimeout(fn, ms).unref() };
 }
 
 async function startLocal(dir: string, auditLog: boolean): Promise<RunningControlPlane> {

@@ -1,32 +1,61 @@
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { ProviderName, RegistryCredential } from './api/types.js';
 import type { OperatorConfig } from './config.js';
+import type { Clock, TimerHandle } from './controller/clock.js';
+import { ClusterView, type Caches } from './controller/cluster-view.js';
+import {
+  keysForManagedSecret,
+  keysForNamespace,
+  keysForServiceAccount,
+  keysForSourceSecret,
+} from './controller/event-keys.js';
+import { eventRecorder } from './controller/events.js';
+import { ExponentialRateLimiter } from './controller/rate-limiter.js';
+import { Reconciler } from './controller/reconciler.js';
+import { SupervisedInformer } from './controller/supervisor.js';
+import { WorkQueue } from './controller/work-queue.js';
+import { runWorkers } from './controller/workers.js';
 import type { KubeConnection } from './kube/connection.js';
 import { buildInformer, watchSpecs, type WatchSpec } from './kube/informers.js';
-import { SupervisedInformer, type SupervisorTimers } from './controller/supervisor.js';
+import type { KubeWriter } from './kube/writer.js';
 import type { Logger } from './observability/logger.js';
+import type { Provider } from './providers/types.js';
 
 export interface OperatorDeps {
   conn: KubeConnection;
+  writer: KubeWriter;
   config: OperatorConfig;
   log: Logger;
-  clock: SupervisorTimers;
+  clock: Clock;
+  providers: Partial<Record<ProviderName, Provider>>;
+  random: () => number;
 }
 
+const SHUTDOWN_DEADLINE_MS = 20_000;
+
+/**
+ * Informers → keys → one work queue → reconcile(key). Callbacks only map an
+ * object to the RegistryCredential keys it concerns; all work happens in the
+ * workers.
+ */
 export class Operator {
   private readonly informers: SupervisedInformer<KubernetesObject>[] = [];
+  private readonly queue: WorkQueue<string>;
+  private view?: ClusterView;
+  private workers?: Promise<void>;
+  private resyncTimer?: TimerHandle;
   private running = false;
 
-  constructor(private readonly deps: OperatorDeps) {}
+  constructor(private readonly deps: OperatorDeps) {
+    this.queue = new WorkQueue<string>({ clock: deps.clock, rateLimiter: new ExponentialRateLimiter(undefined, deps.random) });
+  }
 
-  private supervise<T extends KubernetesObject>(spec: WatchSpec<T>): SupervisedInformer<T> {
+  private supervise<T extends KubernetesObject>(spec: WatchSpec<T>, onChange: (obj: T, deleted: boolean) => void): SupervisedInformer<T> {
     const { conn, log, clock } = this.deps;
     const informer = new SupervisedInformer<T>(
       spec.name,
       (onListed) => buildInformer(conn.kubeConfig, spec, onListed),
-      {
-        onUpsert: (obj) => log.debug({ informer: spec.name, object: nameOf(obj) }, 'changed'),
-        onDelete: (obj) => log.debug({ informer: spec.name, object: nameOf(obj) }, 'deleted'),
-      },
+      { onUpsert: (obj) => onChange(obj, false), onDelete: (obj) => onChange(obj, true) },
       clock,
       log,
     );
@@ -34,20 +63,85 @@ export class Operator {
     return informer;
   }
 
-  /** Starts every informer and resolves when all caches have listed once. */
+  private enqueue(keys: readonly string[]): void {
+    for (const key of keys) this.queue.add(key);
+  }
+
+  /** Starts every informer, waits until all caches have listed once, then starts the workers. */
   async start(): Promise<void> {
-    const { conn, config, log } = this.deps;
+    const { conn, config, log, clock } = this.deps;
     const specs = watchSpecs(conn.core, conn.custom, config.namespace);
-    for (const spec of Object.values(specs) as WatchSpec<KubernetesObject>[]) this.supervise(spec);
+    const credentials = (): readonly RegistryCredential[] => this.view?.credentials() ?? [];
+
+    const credentialInformer = this.supervise(specs.credentials, (obj) => this.enqueue([obj.metadata?.name ?? '']));
+    const namespaceInformer = this.supervise(specs.namespaces, () => this.enqueue(keysForNamespace(credentials())));
+    const managedSecretInformer = this.supervise(specs.managedSecrets, (obj: V1Secret, deleted) => {
+      this.view?.secretWrites.observed(obj.metadata?.namespace, obj.metadata?.name ?? '', obj.metadata?.resourceVersion, deleted);
+      this.enqueue(keysForManagedSecret(obj));
+    });
+    const serviceAccountInformer = this.supervise(specs.serviceAccounts, (obj: V1ServiceAccount, deleted) => {
+      this.view?.serviceAccountWrites.observed(obj.metadata?.namespace, obj.metadata?.name ?? '', obj.metadata?.resourceVersion, deleted);
+      this.enqueue(keysForServiceAccount(obj, credentials()));
+    });
+    const sourceSecretInformer = this.supervise(specs.sourceSecrets, (obj) => this.enqueue(keysForSourceSecret(obj, credentials())));
+
+    const caches: Caches = {
+      credentials: credentialInformer.cache,
+      namespaces: namespaceInformer.cache,
+      managedSecrets: managedSecretInformer.cache,
+      serviceAccounts: serviceAccountInformer.cache,
+      sourceSecrets: sourceSecretInformer.cache,
+    };
+    this.view = new ClusterView(caches, config.namespace, () => clock.now());
+    const reconciler = new Reconciler({
+      view: this.view,
+      writer: this.deps.writer,
+      providers: this.deps.providers,
+      events: eventRecorder(this.deps.writer, () => new Date(clock.now()), log),
+      clock,
+      log,
+      writeConcurrency: config.writeConcurrency,
+    });
+
+    const started = clock.now();
     await Promise.all(this.informers.map((i) => i.start()));
     this.running = true;
     const counts = Object.fromEntries(this.informers.map((i) => [i.name, i.cache.list().length]));
-    log.info({ cached: counts }, 'caches synced');
+    log.info({ cached: counts, ms: clock.now() - started }, 'caches synced');
+
+    this.enqueue(credentials().map((c) => c.metadata.name));
+    this.workers = runWorkers(this.queue, config.concurrency, (key) => reconciler.reconcile(key), (key, err) => {
+      log.warn({ credential: key, err: (err as Error).message, retries: this.queue.numRequeues(key) }, 'reconcile failed; will retry');
+    });
+    this.scheduleResync();
+  }
+
+  /** A safety net against missed events: every credential again, at a jittered interval. */
+  private scheduleResync(): void {
+    const { clock, config, random } = this.deps;
+    const delay = config.resyncIntervalMs * (0.9 + 0.2 * random());
+    this.resyncTimer = clock.setTimeout(() => {
+      if (!this.running) return;
+      this.deps.log.debug('periodic resync');
+      this.enqueue(this.view?.credentials().map((c) => c.metadata.name) ?? []);
+      this.scheduleResync();
+    }, delay);
   }
 
   async stop(): Promise<void> {
+    const { clock, log } = this.deps;
     this.running = false;
+    if (this.resyncTimer) clock.clearTimeout(this.resyncTimer);
     await Promise.all(this.informers.map((i) => i.stop()));
+    this.queue.shutDown();
+    if (this.workers) {
+      // Let in-flight reconciles finish their writes, but never hang the shutdown.
+      let timer: TimerHandle | undefined;
+      const deadline = new Promise<'deadline'>((resolve) => (timer = clock.setTimeout(() => resolve('deadline'), SHUTDOWN_DEADLINE_MS)));
+      const outcome = await Promise.race([this.workers.then(() => 'drained' as const), deadline]);
+      if (timer) clock.clearTimeout(timer);
+      if (outcome === 'deadline') log.warn('in-flight reconciles did not finish within 20s');
+    }
   }
 
   isLive(): boolean {
@@ -57,8 +151,4 @@ export class Operator {
   isReady(): boolean {
     return this.running && this.informers.every((i) => i.isSynced && i.isHealthy);
   }
-}
-
-function nameOf(obj: KubernetesObject): string {
-  return obj.metadata?.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : (obj.metadata?.name ?? '?');
 }

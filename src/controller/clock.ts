@@ -34,6 +34,8 @@ function armSystemTimer(state: SystemTimer, fn: () => void, remainingMs: number)
     state.timer = undefined;
     fn();
   }, stepMs);
+  // A pending refresh or backoff must not keep a stopping process alive.
+  state.timer.unref();
 }
 
 export const systemClock: Clock = {

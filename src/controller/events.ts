@@ -13,11 +13,14 @@ export interface EventRecorder {
 const COMPONENT = 'regcred-operator';
 
 /**
- * Events go to the operator's own namespace (a RegistryCredential is
- * cluster-scoped; `kubectl describe` finds them by involvedObject across
- * namespaces). Failing to record one is logged, never fatal.
+ * The API server accepts an Event about a cluster-scoped object only in the
+ * "default" namespace, which is where `kubectl describe` looks for it.
  */
-export function eventRecorder(writer: KubeWriter, namespace: string, now: () => Date, log: Logger): EventRecorder {
+const EVENT_NAMESPACE = 'default';
+
+/** Failing to record an event is logged, never fatal. */
+export function eventRecorder(writer: KubeWriter, now: () => Date, log: Logger): EventRecorder {
+  const namespace = EVENT_NAMESPACE;
   return {
     async record(credential, type, reason, message) {
       const at = now();

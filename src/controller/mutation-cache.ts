@@ -50,7 +50,9 @@ export class MutationCache<T extends Versioned> {
     const key = keyOf(namespace, name);
     const entry = this.entries.get(key);
     if (!entry) return;
-    const caughtUp = deleted || entry.object === null || isAtLeast(resourceVersion, entry.resourceVersion);
+    // Our delete is seen only with the delete event: watch events arrive in order, so an update
+    // before it is a stale one and must not bring the object back into view.
+    const caughtUp = deleted || (entry.object !== null && isAtLeast(resourceVersion, entry.resourceVersion));
     if (caughtUp) this.entries.delete(key);
   }
 

@@ -33,7 +33,9 @@ interface StatusBody {
 function parseBody(body: unknown): StatusBody {
   if (typeof body === 'string') {
     try {
-      return JSON.parse(body) as StatusBody;
+      const parsed: unknown = JSON.parse(body);
+      // "null" parses to null: reading .reason from it would throw instead of classifying.
+      return parsed && typeof parsed === 'object' ? parsed : {};
     } catch {
       return { message: body.slice(0, 300) };
     }

@@ -32,8 +32,9 @@ export const REDACT_PATHS: readonly string[] = [
   '*.stringData',
   'dockerConfigJson',
   '*.dockerConfigJson',
-  '["\\.dockerconfigjson"]',
-  '*["\\.dockerconfigjson"]',
+  // Bracket notation takes the key literally: no escaping of the dot (an escaped one never matched).
+  '[".dockerconfigjson"]',
+  '*[".dockerconfigjson"]',
   'AWS_SECRET_ACCESS_KEY',
   '*.AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',

@@ -31,7 +31,7 @@ describe('config/default on a real kube-apiserver', () => {
     ['watch', 'secrets', 'regcred-system'],
     ['get', 'serviceaccounts', 'team-a'],
     ['patch', 'serviceaccounts', 'team-a'],
-    ['create', 'events', 'regcred-system'],
+    ['create', 'events', 'default'],
   ];
   it.each(allowed)('allows the operator to %s %s in %s', async (verb, resource, namespace) => {
     expect(await canI(verb, resource, namespace)).toBe(true);
@@ -42,7 +42,7 @@ describe('config/default on a real kube-apiserver', () => {
     ['get', 'secrets', 'team-a'],
     ['get', 'secrets', 'kube-system'],
     ['get', 'secrets', 'regcred-system'],
-    ['create', 'events', 'team-a'],
+    ['update', 'events', 'default'],
     ['delete', 'registrycredentials.regcred.io', ''],
     ['delete', 'namespaces', ''],
     ['create', 'namespaces', ''],

@@ -1,6 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { appendFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect, loadKubeConfig, type KubeConnection } from '../../src/kube/connection.js';
 
@@ -105,8 +106,11 @@ export function startOperator(args: string[] = [], env: NodeJS.ProcessEnv = {}):
   const logs: LogLine[] = [];
   const rawOutput: string[] = [];
   const waiters: { predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  // Every operator's output is kept beside the control plane's log, for reading after a failed run.
+  const logFile = process.env.REGCRED_TEST_DIR ? join(process.env.REGCRED_TEST_DIR, `operator-${Date.now()}-${child.pid}.log`) : undefined;
   const onLine = (line: string): void => {
     rawOutput.push(line);
+    if (logFile) appendFileSync(logFile, `${line}\n`);
     let parsed: LogLine;
     try {
       parsed = JSON.parse(line) as LogLine;

@@ -1,0 +1,452 @@
+import type { V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import pLimit from 'p-limit';
+import { CREDENTIAL_LABEL, DOCKERCONFIGJSON_KEY, FINALIZER } from '../api/constants.js';
+import type { FailedNamespace, ProviderName, RegistryCredential } from '../api/types.js';
+import { validateSpec } from '../api/validate.js';
+import { targetNamespaces } from '../desired/namespaces.js';
+import {
+  classifyExistingSecret,
+  desiredSecret,
+  mergeSecretForUpdate,
+  secretNeedsReplace,
+  secretNeedsUpdate,
+  type DesiredSecret,
+  type SecretView,
+} from '../desired/secret.js';
+import {
+  addPullSecret,
+  addedPullSecrets,
+  removePullSecret,
+  selectServiceAccounts,
+  serviceAccountPatch,
+  type PullSecretChange,
+  type ServiceAccountView,
+} from '../desired/service-accounts.js';
+import { isKind, KubeApiError } from '../kube/errors.js';
+import type { KubeWriter } from '../kube/writer.js';
+import type { Logger } from '../observability/logger.js';
+import { ProviderError, type MintedCredential, type Provider } from '../providers/types.js';
+import { computeStatus, statusMergePatch, statusTransitions, type ReconcileFacts } from '../status/compute.js';
+import { statusEqual } from '../status/conditions.js';
+import type { Clock } from './clock.js';
+import { toServiceAccountView, type ClusterView } from './cluster-view.js';
+import type { EventRecorder } from './events.js';
+import type { ReconcileResult } from './workers.js';
+
+export interface ReconcilerDeps {
+  view: ClusterView;
+  writer: KubeWriter;
+  providers: Partial<Record<ProviderName, Provider>>;
+  events: EventRecorder;
+  clock: Clock;
+  log: Logger;
+  /** API writes in flight at once within one fan-out. */
+  writeConcurrency: number;
+}
+
+/** How many times a ServiceAccount edit is redone after a 409 before the reconcile gives up and backs off. */
+const SERVICE_ACCOUNT_RETRIES = 5;
+
+/**
+ * How long a namespace where our create met someone else's Secret is left
+ * alone. That Secret is not in our label-selected cache, so nothing tells us
+ * when it goes; re-trying the create on every resync would be a write each time.
+ */
+const CONFLICT_RECHECK_MS = 5 * 60_000;
+
+/** A fan-out write failed in a way worth retrying soon (a conflict, a transient error). */
+class RetryableFanOutError extends Error {}
+
+interface NamespaceResult {
+  namespace: string;
+  synced: boolean;
+  /** Our Secret was there before this reconcile. */
+  existed?: boolean;
+  /** Our Secret was there with other data, and now holds the new credential. */
+  replacedData?: boolean;
+  failure?: FailedNamespace;
+  retry?: boolean;
+}
+
+interface AccountResult {
+  carries: boolean;
+  failed: boolean;
+}
+
+/**
+ * Level-based reconcile of one RegistryCredential: read the caches, decide,
+ * build the desired objects, write only what differs, report. It never
+ * depends on which event woke it.
+ */
+export class Reconciler {
+  private readonly limit: ReturnType<typeof pLimit>;
+  /** "credential/namespace/secret" → when a create last met an unmanaged Secret there. */
+  private readonly unmanagedConflicts = new Map<string, number>();
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.limit = pLimit(deps.writeConcurrency);
+  }
+
+  async reconcile(name: string): Promise<ReconcileResult> {
+    const credential = this.deps.view.credential(name);
+    if (!credential) return {};
+    const log = this.deps.log.child({ credential: name, reconcileId: Math.random().toString(36).slice(2, 10) });
+    if (credential.metadata.deletionTimestamp) {
+      await this.finalize(credential, log);
+      return {};
+    }
+    if (!credential.metadata.finalizers?.includes(FINALIZER)) {
+      await this.deps.writer.patchCredential(name, {
+        metadata: { resourceVersion: credential.metadata.resourceVersion, finalizers: [...(credential.metadata.finalizers ?? []), FINALIZER] },
+      });
+      log.debug('finalizer added');
+    }
+    return this.sync(credential, log);
+  }
+
+  private async sync(credential: RegistryCredential, log: Logger): Promise<ReconcileResult> {
+    const { view } = this.deps;
+    const name = credential.metadata.name;
+    const spec = credential.spec;
+    const secretName = spec.secretName ?? name;
+    const now = new Date(this.deps.clock.now());
+    const facts: ReconcileFacts = {
+      now,
+      secretName,
+      targets: 0,
+      synced: 0,
+      failed: [],
+      patchedServiceAccounts: 0,
+      serviceAccountFailures: 0,
+      missingServiceAccounts: 0,
+    };
+
+    const validation = validateSpec(spec);
+    if (!validation.ok) {
+      // Terminal until the spec changes: reported, not retried, and nothing published is touched.
+      facts.invalid = { reason: validation.reason, message: validation.message };
+      await this.writeStatus(credential, facts, log);
+      return {};
+    }
+    facts.provider = validation.provider;
+    const { targets } = targetNamespaces(spec.namespaces, view.namespaces());
+    facts.targets = targets.length;
+
+    let minted: MintedCredential | undefined;
+    try {
+      minted = await this.mint(credential, validation.provider);
+    } catch (err) {
+      if (!(err instanceof ProviderError)) throw err;
+      facts.credentialError = { reason: err.reason, message: err.message };
+      // What is published stays in place: count it as it is.
+      facts.synced = targets.filter((ns) => classifyExistingSecret(view.managedSecret(ns, secretName), name) === 'ours').length;
+      await this.writeStatus(credential, facts, log);
+      if (err.retryable) throw err;
+      return {};
+    }
+
+    const targetSet = new Set(targets);
+    const claims = this.competingClaims(credential, secretName);
+    const results = await Promise.all(
+      targets.map((ns) => this.limit(() => this.syncSecret(credential, ns, secretName, minted, claims.get(ns), log))),
+    );
+    const syncedNamespaces = results.filter((r) => r.synced).map((r) => r.namespace);
+    facts.synced = syncedNamespaces.length;
+    facts.failed = results.flatMap((r) => (r.failure ? [r.failure] : []));
+    // A refresh is a new credential, not a copy restored in one namespace: it replaced published data, or is the first.
+    const firstPublish = results.some((r) => r.synced) && !results.some((r) => r.existed);
+    const changed = results.some((r) => r.replacedData) || firstPublish;
+    facts.credential = { registries: minted.registries, expiresAt: minted.expiresAt, changed };
+
+    const accounts = await this.syncServiceAccounts(credential, secretName, new Set(syncedNamespaces), targetSet, facts, log);
+    facts.patchedServiceAccounts = accounts.filter((a) => a.carries).length;
+    facts.serviceAccountFailures = accounts.filter((a) => a.failed).length;
+
+    await this.removeStaleSecrets(credential, secretName, targetSet, log);
+    await this.writeStatus(credential, facts, log);
+
+    if (results.some((r) => r.retry) || facts.serviceAccountFailures > 0) {
+      throw new RetryableFanOutError(`${facts.targets - facts.synced} namespaces or ${facts.serviceAccountFailures} ServiceAccounts need another try`);
+    }
+    return {};
+  }
+
+  private async mint(credential: RegistryCredential, providerName: ProviderName): Promise<MintedCredential> {
+    const provider = this.deps.providers[providerName];
+    if (!provider) {
+      throw new ProviderError('ProviderUnavailable', `the ${providerName} provider is not available in this build of regcred-operator`, false);
+    }
+    const minted = await provider.mint(credential.spec, this.deps.view.sources, AbortSignal.timeout(30_000));
+    if (!minted.dockerConfigJson || minted.registries.length === 0) {
+      // An empty mint must never overwrite a working Secret.
+      throw new ProviderError('EmptyCredential', `the ${providerName} provider returned no credential`, true);
+    }
+    return minted;
+  }
+
+  /**
+   * Namespaces where another RegistryCredential publishes the same Secret name.
+   * The older credential (then the smaller name) wins where neither owns the
+   * Secret yet; an existing Secret always stays with the credential that owns it.
+   */
+  private competingClaims(credential: RegistryCredential, secretName: string): Map<string, string> {
+    const claims = new Map<string, string>();
+    const mine = rank(credential);
+    for (const other of this.deps.view.credentials()) {
+      if (other.metadata.name === credential.metadata.name || (other.spec.secretName ?? other.metadata.name) !== secretName) continue;
+      if (other.metadata.deletionTimestamp || rank(other) > mine) continue;
+      for (const ns of targetNamespaces(other.spec.namespaces, this.deps.view.namespaces()).targets) {
+        claims.set(ns, other.metadata.name);
+      }
+    }
+    return claims;
+  }
+
+  private async syncSecret(
+    credential: RegistryCredential,
+    namespace: string,
+    secretName: string,
+    minted: MintedCredential,
+    olderClaim: string | undefined,
+    log: Logger,
+  ): Promise<NamespaceResult> {
+    const name = credential.metadata.name;
+    const existing = this.deps.view.managedSecret(namespace, secretName);
+    const ownership = classifyExistingSecret(existing, name);
+    const conflict = (message: string): NamespaceResult => ({
+      namespace,
+      synced: false,
+      failure: { namespace, reason: 'SecretConflict', message },
+    });
+    if (ownership === 'foreign') {
+      const owner = existing?.metadata.labels?.[CREDENTIAL_LABEL];
+      return conflict(`secret ${secretName} exists and is managed by RegistryCredential ${owner}`);
+    }
+    if (ownership === 'absent' && olderClaim) {
+      return conflict(`secret ${secretName} is claimed by the older RegistryCredential ${olderClaim}`);
+    }
+    const desired = desiredSecret({
+      credentialName: name,
+      credentialUid: credential.metadata.uid ?? '',
+      secretName,
+      namespace,
+      dockerConfigJson: minted.dockerConfigJson,
+      expiresAt: minted.expiresAt,
+    });
+    const conflictKey = `${name}/${namespace}/${secretName}`;
+    const seenConflict = this.unmanagedConflicts.get(conflictKey);
+    if (!existing && seenConflict !== undefined && this.deps.clock.now() - seenConflict < CONFLICT_RECHECK_MS) {
+      return conflict(`secret ${secretName} exists and is not managed by regcred-operator`);
+    }
+    this.unmanagedConflicts.delete(conflictKey);
+    try {
+      if (!existing) {
+        await this.createSecret(desired);
+        log.debug({ namespace }, 'secret created');
+        return { namespace, synced: true };
+      }
+      const replacedData = existing.data?.[DOCKERCONFIGJSON_KEY] !== desired.data[DOCKERCONFIGJSON_KEY];
+      if (secretNeedsReplace(existing, desired)) {
+        await this.deps.writer.deleteSecret(namespace, secretName, existing.metadata.uid ?? '');
+        await this.createSecret(desired);
+        return { namespace, synced: true, existed: true, replacedData };
+      }
+      if (secretNeedsUpdate(existing, desired)) {
+        const written = await this.deps.writer.replaceSecret(mergeSecretForUpdate(existing, desired) as V1Secret);
+        this.deps.view.secretWrites.wrote(written);
+        log.debug({ namespace }, 'secret updated');
+        return { namespace, synced: true, existed: true, replacedData };
+      }
+      return { namespace, synced: true, existed: true };
+    } catch (err) {
+      if (isKind(err, 'AlreadyExists')) this.unmanagedConflicts.set(conflictKey, this.deps.clock.now());
+      return this.secretWriteFailure(namespace, secretName, err, log);
+    }
+  }
+
+  private async createSecret(desired: DesiredSecret): Promise<void> {
+    const written = await this.deps.writer.createSecret(desired as V1Secret);
+    this.deps.view.secretWrites.wrote(written);
+  }
+
+  private secretWriteFailure(namespace: string, secretName: string, err: unknown, log: Logger): NamespaceResult {
+    const fail = (reason: string, message: string, retry: boolean): NamespaceResult => ({
+      namespace,
+      synced: false,
+      failure: { namespace, reason, message },
+      retry,
+    });
+    if (isKind(err, 'AlreadyExists')) {
+      // Not in our label-selected cache, so not ours: never read, changed or deleted.
+      return fail('SecretConflict', `secret ${secretName} exists and is not managed by regcred-operator`, false);
+    }
+    if (isKind(err, 'Forbidden') && !this.deps.view.namespaceExists(namespace)) {
+      return fail('NamespaceGone', `namespace ${namespace} is being deleted`, false);
+    }
+    if (isKind(err, 'Forbidden') && /being terminated/.test((err as Error).message)) {
+      return fail('NamespaceTerminating', `namespace ${namespace} is being deleted`, false);
+    }
+    log.warn({ namespace, err: (err as Error).message }, 'secret write failed');
+    const kind = err instanceof KubeApiError ? err.kind : 'Unknown';
+    return fail(kind === 'Conflict' ? 'WriteConflict' : 'WriteFailed', (err as Error).message, true);
+  }
+
+  /**
+   * Adds the entry to selected ServiceAccounts of namespaces where our Secret
+   * is in place, and removes entries we added everywhere else.
+   */
+  private async syncServiceAccounts(
+    credential: RegistryCredential,
+    secretName: string,
+    syncedNamespaces: Set<string>,
+    targets: Set<string>,
+    facts: ReconcileFacts,
+    log: Logger,
+  ): Promise<AccountResult[]> {
+    const { view } = this.deps;
+    const name = credential.metadata.name;
+    const selection = credential.spec.serviceAccounts?.names;
+    const jobs: Promise<AccountResult>[] = [];
+    for (const ns of syncedNamespaces) {
+      const accounts = view.serviceAccounts(ns);
+      const selected = selectServiceAccounts(selection, accounts);
+      if (selected.length === 0 && (selection ?? ['default']).length > 0) facts.missingServiceAccounts += 1;
+      const selectedNames = new Set(selected.map((sa) => sa.name));
+      for (const sa of selected) {
+        jobs.push(this.limit(() => this.editServiceAccount(sa, (fresh) => addPullSecret(fresh, secretName), true, log)));
+      }
+      for (const sa of accounts) {
+        if (!selectedNames.has(sa.name) && addedPullSecrets(sa).includes(secretName)) {
+          jobs.push(this.limit(() => this.editServiceAccount(sa, (fresh) => removePullSecret(fresh, secretName), false, log)));
+        }
+      }
+    }
+    // Entries we added in namespaces that are no longer targeted, or that lost our Secret.
+    for (const sa of view.allServiceAccounts()) {
+      if (syncedNamespaces.has(sa.namespace) || !addedPullSecrets(sa).includes(secretName)) continue;
+      // Another credential's Secret of that name: the entry is its, not ours to remove.
+      if (classifyExistingSecret(view.managedSecret(sa.namespace, secretName), name) === 'foreign') continue;
+      if (targets.has(sa.namespace) && view.managedSecret(sa.namespace, secretName)) continue;
+      jobs.push(this.limit(() => this.editServiceAccount(sa, (fresh) => removePullSecret(fresh, secretName), false, log)));
+    }
+    return Promise.all(jobs);
+  }
+
+  /**
+   * Read-modify-write with a resourceVersion precondition: on 409 re-read and
+   * recompute, so a concurrent writer's entries are never lost (FACTS.md).
+   */
+  private async editServiceAccount(
+    cached: ServiceAccountView,
+    change: (sa: ServiceAccountView) => PullSecretChange | null,
+    wantEntry: boolean,
+    log: Logger,
+  ): Promise<AccountResult> {
+    let sa = cached;
+    for (let attempt = 0; attempt <= SERVICE_ACCOUNT_RETRIES; attempt++) {
+      const edit = change(sa);
+      if (!edit) return { carries: wantEntry, failed: false };
+      try {
+        const written = await this.deps.writer.patchServiceAccount(sa.namespace, sa.name, serviceAccountPatch(sa, edit));
+        this.deps.view.serviceAccountWrites.wrote(written);
+        log.debug({ namespace: sa.namespace, serviceAccount: sa.name, added: wantEntry }, 'serviceaccount updated');
+        return { carries: wantEntry, failed: false };
+      } catch (err) {
+        if (isKind(err, 'NotFound')) return { carries: false, failed: false };
+        if (!isKind(err, 'Conflict')) {
+          log.warn({ namespace: sa.namespace, serviceAccount: sa.name, err: (err as Error).message }, 'serviceaccount update failed');
+          return { carries: false, failed: true };
+        }
+        let fresh: V1ServiceAccount;
+        try {
+          fresh = await this.deps.writer.getServiceAccount(sa.namespace, sa.name);
+        } catch (readErr) {
+          if (isKind(readErr, 'NotFound')) return { carries: false, failed: false };
+          return { carries: false, failed: true };
+        }
+        sa = toServiceAccountView(fresh);
+      }
+    }
+    log.warn({ namespace: sa.namespace, serviceAccount: sa.name }, 'serviceaccount kept changing; will retry');
+    return { carries: false, failed: true };
+  }
+
+  /** Our Secrets in namespaces no longer targeted, or under an old secretName. */
+  private async removeStaleSecrets(credential: RegistryCredential, secretName: string, targets: Set<string>, log: Logger): Promise<void> {
+    const stale = this.deps.view
+      .managedSecretsOf(credential.metadata.name)
+      .filter((s) => !targets.has(s.metadata.namespace) || s.metadata.name !== secretName);
+    await Promise.all(stale.map((s) => this.limit(() => this.deleteSecret(s, log))));
+  }
+
+  private async deleteSecret(secret: SecretView, log: Logger): Promise<void> {
+    const { namespace, name } = secret.metadata;
+    try {
+      await this.deps.writer.deleteSecret(namespace, name, secret.metadata.uid ?? '');
+      log.debug({ namespace, secret: name }, 'secret deleted');
+    } catch (err) {
+      // Already gone, or replaced by a newer object (uid precondition): nothing of ours is left to delete.
+      if (!isKind(err, 'NotFound', 'Conflict')) throw err;
+    }
+    this.deps.view.secretWrites.deleted(namespace, name);
+  }
+
+  /** Deletion: clean up (or orphan) what we wrote, then release the finalizer. */
+  private async finalize(credential: RegistryCredential, log: Logger): Promise<void> {
+    const { view, writer } = this.deps;
+    const name = credential.metadata.name;
+    if (!credential.metadata.finalizers?.includes(FINALIZER)) return;
+    for (const key of this.unmanagedConflicts.keys()) if (key.startsWith(`${name}/`)) this.unmanagedConflicts.delete(key);
+    const ours = view.managedSecretsOf(name);
+    if ((credential.spec.deletionPolicy ?? 'Delete') === 'Delete') {
+      const names = new Set([credential.spec.secretName ?? name, ...ours.map((s) => s.metadata.name)]);
+      const edits: Promise<AccountResult>[] = [];
+      for (const sa of view.allServiceAccounts()) {
+        for (const secretName of addedPullSecrets(sa).filter((n) => names.has(n))) {
+          if (classifyExistingSecret(view.managedSecret(sa.namespace, secretName), name) === 'foreign') continue;
+          edits.push(this.limit(() => this.editServiceAccount(sa, (fresh) => removePullSecret(fresh, secretName), false, log)));
+        }
+      }
+      const results = await Promise.all(edits);
+      if (results.some((r) => r.failed)) throw new RetryableFanOutError('some ServiceAccounts could not be cleaned up; retrying');
+      await Promise.all(ours.map((s) => this.limit(() => this.deleteSecret(s, log))));
+      log.info({ secrets: ours.length, serviceAccounts: results.length }, 'cleaned up');
+    } else {
+      // Orphan: keep Secrets and entries, but drop our ownerReference so the garbage collector leaves them.
+      await Promise.all(ours.map((s) => this.limit(() => this.orphanSecret(s))));
+      log.info({ secrets: ours.length }, 'orphaned');
+    }
+    await writer.patchCredential(name, {
+      metadata: { resourceVersion: credential.metadata.resourceVersion, finalizers: credential.metadata.finalizers.filter((f) => f !== FINALIZER) },
+    });
+  }
+
+  private async orphanSecret(secret: SecretView): Promise<void> {
+    const owners = secret.metadata.ownerReferences ?? [];
+    const kept = owners.filter((ref) => !(ref.kind === 'RegistryCredential' && ref.apiVersion.startsWith('regcred.io/')));
+    if (kept.length === owners.length) return;
+    const written = await this.deps.writer.replaceSecret({ ...secret, metadata: { ...secret.metadata, ownerReferences: kept } } as V1Secret);
+    this.deps.view.secretWrites.wrote(written);
+  }
+
+  private async writeStatus(credential: RegistryCredential, facts: ReconcileFacts, log: Logger): Promise<void> {
+    const next = computeStatus(credential, facts);
+    const previous = credential.status;
+    if (statusEqual(previous ?? {}, next)) return;
+    const changed = Object.keys({ ...previous, ...next }).filter(
+      (key) => !statusEqual((previous as Record<string, unknown> | undefined)?.[key], (next as Record<string, unknown>)[key]),
+    );
+    log.debug({ changed }, 'status changed');
+    await this.deps.writer.patchCredentialStatus(credential.metadata.name, statusMergePatch(previous, next) as typeof next);
+    for (const t of statusTransitions(previous, next)) {
+      await this.deps.events.record(credential, t.type, t.reason, t.message);
+      const level = t.type === 'Warning' ? 'warn' : 'info';
+      log[level]({ reason: t.reason }, t.message);
+    }
+  }
+}
+
+/** Older first, then by name: a stable order to settle two claims on one Secret. */
+function rank(credential: RegistryCredential): string {
+  return `${credential.metadata.creationTimestamp ?? ''}\0${credential.metadata.name}`;
+}

@@ -1,0 +1,384 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { kubectl, startOperator, uniqueName, waitFor, type OperatorProcess } from '../support/cluster.js';
+import {
+  condition,
+  createCredential,
+  createNamespace,
+  createSourceSecret,
+  deleteCredential,
+  deleteNamespace,
+  deleteSourceSecret,
+  dockerConfig,
+  getCredential,
+  labelNamespace,
+  operatorWrites,
+  patchCredentialSpec,
+  pullSecretNames,
+  readSecret,
+  readServiceAccount,
+  replaceSourceSecret,
+  sleep,
+  waitForCondition,
+  waitForCredentialGone,
+  waitForPullSecrets,
+} from '../support/fixtures.js';
+import { adminConnection } from '../support/cluster.js';
+
+let operator: OperatorProcess;
+const namespaces: string[] = [];
+const credentials: string[] = [];
+const sources: string[] = [];
+
+async function namespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
+  const name = uniqueName(prefix);
+  await createNamespace(name, labels);
+  namespaces.push(name);
+  return name;
+}
+
+async function source(username = 'robot', password = uniqueName('pw')): Promise<string> {
+  const name = uniqueName('src');
+  await createSourceSecret(name, { username, password });
+  sources.push(name);
+  return name;
+}
+
+async function credential(spec: Parameters<typeof createCredential>[1], prefix = 'rc'): Promise<string> {
+  const name = uniqueName(prefix);
+  await createCredential(name, spec);
+  credentials.push(name);
+  return name;
+}
+
+async function secretsIn(name: string, nsList: string[]): Promise<(string | undefined)[]> {
+  return Promise.all(nsList.map(async (ns) => (await readSecret(ns, name))?.metadata?.name));
+}
+
+beforeAll(async () => {
+  operator = startOperator(['--resync-seconds', '2']);
+  await operator.waitForLog((l) => l.msg === 'caches synced');
+});
+
+afterAll(async () => {
+  for (const name of credentials) await deleteCredential(name);
+  for (const name of credentials) await waitForCredentialGone(name).catch(() => undefined);
+  await operator.stop();
+  for (const name of sources) await deleteSourceSecret(name);
+  for (const ns of namespaces) await deleteNamespace(ns);
+  // Nothing secret in the operator's output, ever.
+  const output = operator.rawOutput.join('\n');
+  expect(output).not.toMatch(/pw-[0-9a-f]{6}/);
+}, 120_000);
+
+describe('fan-out of a static credential', () => {
+  it('publishes to named namespaces, to a label selector, minus exclude, with a correct dockerconfigjson', async () => {
+    const named = await namespace('named');
+    const selected = await namespace('sel', { team: 'blue' });
+    const excluded = await namespace('excl', { team: 'blue' });
+    const other = await namespace('other', { team: 'red' });
+    const src = await source('robot', 'pw-aaaaaa');
+    const name = await credential({
+      static: { registry: 'registry.example.com:5000', credentialsSecretRef: { name: src } },
+      namespaces: { names: [named], selector: { matchLabels: { team: 'blue' } }, exclude: [excluded] },
+    });
+    const ready = await waitForCondition(name, 'Ready', 'True');
+    expect(ready.status).toMatchObject({ provider: 'static', targetNamespaces: 2, syncedNamespaces: 2, registries: ['registry.example.com:5000'] });
+    expect(await secretsIn(name, [named, selected, excluded, other])).toEqual([name, name, undefined, undefined]);
+
+    const secret = await readSecret(named, name);
+    expect(secret?.type).toBe('kubernetes.io/dockerconfigjson');
+    expect(secret?.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'regcred-operator', 'regcred.io/credential': name });
+    expect(secret?.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'RegistryCredential', name, uid: ready.metadata.uid });
+    expect(dockerConfig(secret)).toEqual({
+      auths: { 'registry.example.com:5000': { username: 'robot', password: 'pw-aaaaaa', auth: Buffer.from('robot:pw-aaaaaa').toString('base64') } },
+    });
+    await waitForPullSecrets(named, [name]);
+    await waitForPullSecrets(selected, [name]);
+    expect(pullSecretNames(await readServiceAccount(excluded))).toEqual([]);
+  });
+
+  it('targets every namespace when none are named, but system namespaces only when named', async () => {
+    const plain = await namespace('all');
+    const src = await source();
+    const everywhere = await credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } } });
+    await waitForCondition(everywhere, 'Ready', 'True');
+    expect(await secretsIn(everywhere, [plain, 'default'])).toEqual([everywhere, everywhere]);
+    expect(await secretsIn(everywhere, ['kube-system', 'kube-public', 'kube-node-lease'])).toEqual([undefined, undefined, undefined]);
+
+    const system = await credential({
+      static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } },
+      namespaces: { names: ['kube-system'] },
+      serviceAccounts: { names: [] },
+    });
+    await waitForCondition(system, 'Ready', 'True');
+    expect(await secretsIn(system, ['kube-system', 'kube-public'])).toEqual([system, undefined]);
+
+    await deleteCredential(everywhere);
+    await waitForCredentialGone(everywhere);
+    expect(await secretsIn(everywhere, [plain, 'default'])).toEqual([undefined, undefined]);
+  });
+});
+
+describe('namespaces over time', () => {
+  it('serves a namespace created later, drops one relabelled out, and skips one being deleted', async () => {
+    const src = await source();
+    const name = await credential({
+      static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } },
+      namespaces: { selector: { matchLabels: { wave: 'late' } } },
+    });
+    await waitForCondition(name, 'SecretsSynced', 'True', 'NoTargets');
+
+    const late = await namespace('late', { wave: 'late' });
+    // The default ServiceAccount appears asynchronously after the namespace; either order must end the same.
+    await waitFor(`secret in ${late}`, async () => (await readSecret(late, name)) !== undefined);
+    await waitForPullSecrets(late, [name]);
+
+    await labelNamespace(late, { wave: null });
+    await waitFor(`secret gone from ${late}`, async () => (await readSecret(late, name)) === undefined);
+    await waitForPullSecrets(late, []);
+
+    const doomed = await namespace('doomed', { wave: 'late' });
+    await waitForPullSecrets(doomed, [name]);
+    await deleteNamespace(doomed);
+    await waitFor(`${doomed} gone`, async () => {
+      const list = await adminConnection().core.listNamespace();
+      return !list.items.some((n) => n.metadata?.name === doomed);
+    }, 60_000);
+    const after = await waitForCondition(name, 'Ready', 'True');
+    expect(after.status?.failedNamespaces ?? []).toEqual([]);
+    expect(after.status?.targetNamespaces).toBe(0);
+  });
+});
+
+describe('ownership', () => {
+  it('restores a managed Secret that was deleted or edited by hand', async () => {
+    const ns = await namespace('restore');
+    const src = await source('robot', 'pw-bbbbbb');
+    const name = await credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } }, namespaces: { names: [ns] } });
+    await waitForCondition(name, 'Ready', 'True');
+    const original = (await readSecret(ns, name))!.data!['.dockerconfigjson'];
+
+    await adminConnection().core.deleteNamespacedSecret({ namespace: ns, name });
+    await waitFor('secret restored', async () => (await readSecret(ns, name))?.data?.['.dockerconfigjson'] === original);
+
+    const edited = (await readSecret(ns, name))!;
+    edited.data = { '.dockerconfigjson': Buffer.from('{"auths":{"evil.example.com":{"auth":"eDp5"}}}').toString('base64') };
+    edited.metadata!.labels = { ...edited.metadata!.labels, 'someone-else': 'keeps-this' };
+    await adminConnection().core.replaceNamespacedSecret({ namespace: ns, name, body: edited });
+    await waitFor('secret data restored', async () => (await readSecret(ns, name))?.data?.['.dockerconfigjson'] === original);
+    expect((await readSecret(ns, name))?.metadata?.labels?.['someone-else']).toBe('keeps-this');
+  });
+
+  it('leaves a pre-existing unmanaged Secret byte-for-byte unchanged and reports the conflict', async () => {
+    const ns = await namespace('conflict');
+    const ok = await namespace('ok');
+    const secretName = uniqueName('taken');
+    await adminConnection().core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: secretName, labels: { mine: 'yes' } }, type: 'Opaque', stringData: { hello: 'world' } },
+    });
+    const before = await readSecret(ns, secretName);
+    const src = await source();
+    const name = await credential({
+      static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } },
+      secretName,
+      namespaces: { names: [ns, ok] },
+    });
+    const status = await waitForCondition(name, 'SecretsSynced', 'False', 'SecretConflict');
+    expect(status.status?.failedNamespaces).toEqual([
+      { namespace: ns, reason: 'SecretConflict', message: `secret ${secretName} exists and is not managed by regcred-operator` },
+    ]);
+    expect(status.status).toMatchObject({ targetNamespaces: 2, syncedNamespaces: 1 });
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'SecretConflict' });
+    const after = await readSecret(ns, secretName);
+    expect(after?.metadata?.resourceVersion).toBe(before?.metadata?.resourceVersion);
+    expect(after?.data).toEqual(before?.data);
+    // Its ServiceAccount does not get an entry pointing at someone else's Secret.
+    expect(pullSecretNames(await readServiceAccount(ns))).toEqual([]);
+    await waitForPullSecrets(ok, [secretName]);
+
+    const described = await kubectl(['describe', 'registrycredential', name]);
+    expect(described.stdout).toMatch(/Warning\s+SecretConflict/);
+    expect(described.stdout).toContain(ns);
+  });
+
+  it('settles two credentials claiming one Secret name: the older wins, the newer reports the conflict', async () => {
+    const ns = await namespace('claim');
+    const src = await source();
+    const secretName = uniqueName('shared');
+    const older = await credential({ static: { registry: 'a.example.com', credentialsSecretRef: { name: src } }, secretName, namespaces: { names: [ns] } });
+    await waitForCondition(older, 'Ready', 'True');
+    const newer = await credential({ static: { registry: 'b.example.com', credentialsSecretRef: { name: src } }, secretName, namespaces: { names: [ns] } });
+    const lost = await waitForCondition(newer, 'SecretsSynced', 'False', 'SecretConflict');
+    expect(lost.status?.failedNamespaces?.[0]?.message).toContain(`RegistryCredential ${older}`);
+    expect(Object.keys(dockerConfig(await readSecret(ns, secretName))!.auths)).toEqual(['a.example.com']);
+    await sleep(2500);
+    expect(Object.keys(dockerConfig(await readSecret(ns, secretName))!.auths)).toEqual(['a.example.com']);
+    expect(pullSecretNames(await readServiceAccount(ns))).toEqual([secretName]);
+  });
+});
+
+describe('ServiceAccount imagePullSecrets', () => {
+  it('keeps other entries in order, and never removes an entry it did not add', async () => {
+    const ns = await namespace('sa');
+    await waitFor('default SA', () => readServiceAccount(ns));
+    const core = adminConnection().core;
+    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'builder' }, imagePullSecrets: [{ name: 'first' }, { name: 'second' }] } });
+    const preexisting = uniqueName('pre');
+    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'deployer' }, imagePullSecrets: [{ name: preexisting }] } });
+    const src = await source();
+    const a = await credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } }, namespaces: { names: [ns] }, serviceAccounts: { names: ['*'] } });
+    const b = await credential({
+      static: { registry: 'quay.io', credentialsSecretRef: { name: src } },
+      secretName: preexisting,
+      namespaces: { names: [ns] },
+      serviceAccounts: { names: ['deployer'] },
+    });
+    await waitForCondition(a, 'Ready', 'True');
+    await waitForCondition(b, 'Ready', 'True');
+    await waitForPullSecrets(ns, ['first', 'second', a], 'builder');
+    await waitForPullSecrets(ns, [preexisting, a], 'deployer');
+    await waitForPullSecrets(ns, [a], 'default');
+
+    await deleteCredential(a);
+    await deleteCredential(b);
+    await waitForCredentialGone(a);
+    await waitForCredentialGone(b);
+    expect(pullSecretNames(await readServiceAccount(ns, 'builder'))).toEqual(['first', 'second']);
+    // It was there before b existed: someone else's, kept.
+    expect(pullSecretNames(await readServiceAccount(ns, 'deployer'))).toEqual([preexisting]);
+    expect(pullSecretNames(await readServiceAccount(ns, 'default'))).toEqual([]);
+  });
+
+  it('loses nothing to a concurrent writer editing the same ServiceAccount in a loop', async () => {
+    const ns = await namespace('race');
+    await waitFor('default SA', () => readServiceAccount(ns));
+    const src = await source();
+    const core = adminConnection().core;
+    let stop = false;
+    let writes = 0;
+    let conflicts = 0;
+    // Another controller that adds its own entry and removes it, over and over, with optimistic concurrency.
+    const other = (async () => {
+      for (let i = 0; !stop; i++) {
+        const sa = (await readServiceAccount(ns))!;
+        const mine = `other-${i % 3}`;
+        const list = (sa.imagePullSecrets ?? []).filter((r) => !r.name?.startsWith('other-'));
+        sa.imagePullSecrets = [...list, { name: mine }, { name: 'other-keep' }];
+        try {
+          await core.replaceNamespacedServiceAccount({ namespace: ns, name: 'default', body: sa });
+          writes += 1;
+        } catch (err) {
+          if ((err as { code?: number }).code !== 409) throw err;
+          conflicts += 1;
+        }
+      }
+    })();
+    const name = await credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } }, namespaces: { names: [ns] } });
+    await waitForCondition(name, 'Ready', 'True');
+    await sleep(3000);
+    stop = true;
+    await other;
+    expect(writes).toBeGreaterThan(5);
+    const names = pullSecretNames(await readServiceAccount(ns));
+    expect(names).toContain(name);
+    expect(names).toContain('other-keep');
+    expect(names.filter((n) => n === name)).toHaveLength(1);
+    expect(conflicts + writes).toBeGreaterThan(0);
+  });
+});
+
+describe('the source Secret', () => {
+  it('reaches every namespace when it changes; when deleted, Ready=False names it and published Secrets stay', async () => {
+    const nsList = [await namespace('rot'), await namespace('rot'), await namespace('rot')];
+    const src = await source('robot', 'pw-cccccc');
+    const name = await credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } }, namespaces: { names: nsList } });
+    await waitForCondition(name, 'Ready', 'True');
+
+    await replaceSourceSecret(src, { username: 'robot', password: 'pw-dddddd' });
+    await waitFor('new password everywhere', async () => {
+      const passwords = await Promise.all(nsList.map(async (ns) => dockerConfig(await readSecret(ns, name))?.auths['ghcr.io']?.password));
+      return passwords.every((p) => p === 'pw-dddddd');
+    }, 15_000);
+
+    await deleteSourceSecret(src);
+    const broken = await waitForCondition(name, 'Ready', 'False', 'SourceSecretNotFound');
+    expect(condition(broken, 'Ready')?.message).toContain(`regcred-system/${src}`);
+    expect(condition(broken, 'TokenAvailable')).toMatchObject({ status: 'False', reason: 'SourceSecretNotFound' });
+    for (const ns of nsList) expect(dockerConfig(await readSecret(ns, name))?.auths['ghcr.io']?.password).toBe('pw-dddddd');
+    const described = await kubectl(['describe', 'registrycredential', name]);
+    expect(described.stdout).toMatch(/Warning\s+SourceSecretNotFound/);
+    expect(described.stdout).not.toContain('pw-dddddd');
+  });
+});
+
+describe('invalid specs that pass the schema', () => {
+  it('reports a specific reason, is not retried hot, and does not disturb other credentials', async () => {
+    const ns = await namespace('inv');
+    const src = await source();
+    const healthy = await credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } }, namespaces: { names: [ns] } });
+    await waitForCondition(healthy, 'Ready', 'True');
+
+    const badCron = await credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } }, namespaces: { names: [ns] }, refresh: { schedule: '61 * * * *' } });
+    const cron = await waitForCondition(badCron, 'Ready', 'False', 'InvalidSchedule');
+    expect(condition(cron, 'Ready')?.message).toMatch(/spec\.refresh\.schedule/);
+
+    const neither = uniqueName('src');
+    await createSourceSecret(neither, { token: 'x' });
+    sources.push(neither);
+    const badSource = await credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: neither } }, namespaces: { names: [ns] } });
+    const bad = await waitForCondition(badSource, 'Ready', 'False', 'InvalidSourceSecret');
+    expect(condition(bad, 'Ready')?.message).toMatch(/"username" and "password"/);
+    expect(condition(bad, 'Ready')?.message).toContain('token');
+
+    const failures = operator.logs.filter((l) => l.msg === 'reconcile failed; will retry' && (l.credential === badCron || l.credential === badSource));
+    expect(failures).toEqual([]);
+    expect(condition(await getCredential(healthy), 'Ready')?.status).toBe('True');
+    expect(await readSecret(ns, badCron)).toBeUndefined();
+
+    await patchCredentialSpec(badCron, { refresh: { schedule: '0 */6 * * *' } });
+    await waitForCondition(badCron, 'Ready', 'True');
+  });
+});
+
+describe('deletion', () => {
+  it.each([{ policy: 'Delete' as const }, { policy: 'Orphan' as const }])('with deletionPolicy $policy releases the finalizer', async ({ policy }) => {
+    const ns = await namespace('del');
+    const src = await source();
+    const name = await credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } }, namespaces: { names: [ns] }, deletionPolicy: policy });
+    const ready = await waitForCondition(name, 'Ready', 'True');
+    expect(ready.metadata.finalizers).toContain('regcred.io/cleanup');
+    await waitForPullSecrets(ns, [name]);
+    await deleteCredential(name);
+    await waitForCredentialGone(name);
+    if (policy === 'Delete') {
+      expect(await readSecret(ns, name)).toBeUndefined();
+      expect(pullSecretNames(await readServiceAccount(ns))).toEqual([]);
+    } else {
+      // Give the garbage collector time to act, had an ownerReference been left behind.
+      await sleep(3000);
+      const kept = await readSecret(ns, name);
+      expect(kept?.type).toBe('kubernetes.io/dockerconfigjson');
+      expect(kept?.metadata?.ownerReferences ?? []).toEqual([]);
+      expect(pullSecretNames(await readServiceAccount(ns))).toEqual([name]);
+    }
+  });
+});
+
+describe('steady state', () => {
+  it('makes no API writes over several resyncs once converged', async () => {
+    const nsList = [await namespace('calm'), await namespace('calm')];
+    const src = await source();
+    const name = await credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } }, namespaces: { names: nsList } });
+    await waitForCondition(name, 'Ready', 'True');
+    for (const ns of nsList) await waitForPullSecrets(ns, [name]);
+    await sleep(2000);
+    const before = operatorWrites().length;
+    const resyncsBefore = operator.logs.filter((l) => l.msg === 'periodic resync').length;
+    await sleep(7000);
+    const resyncs = operator.logs.filter((l) => l.msg === 'periodic resync').length - resyncsBefore;
+    expect(resyncs).toBeGreaterThanOrEqual(2);
+    const writes = operatorWrites().slice(before);
+    expect(writes.map((w) => `${w.verb} ${w.objectRef?.resource} ${w.objectRef?.namespace ?? ''}/${w.objectRef?.name ?? ''}`)).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,168 @@
+import type { V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { GROUP, PLURAL, VERSION } from '../../src/api/constants.js';
+import type { RegistryCredential, RegistryCredentialSpec } from '../../src/api/types.js';
+import { adminConnection, OPERATOR_NAMESPACE, waitFor } from './cluster.js';
+
+export const OPERATOR_USER = `system:serviceaccount:${OPERATOR_NAMESPACE}:regcred-operator`;
+
+const conn = (): ReturnType<typeof adminConnection> => adminConnection();
+
+export async function createNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
+  await conn().core.createNamespace({ body: { metadata: { name, labels } } });
+}
+
+export async function labelNamespace(name: string, labels: Record<string, string | null>): Promise<void> {
+  const { PatchStrategy, setHeaderOptions } = await import('@kubernetes/client-node');
+  await conn().core.patchNamespace({ name, body: { metadata: { labels } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  await conn().core.deleteNamespace({ name }).catch(() => undefined);
+}
+
+export async function createSourceSecret(name: string, data: Record<string, string>, type = 'Opaque'): Promise<void> {
+  await conn().core.createNamespacedSecret({
+    namespace: OPERATOR_NAMESPACE,
+    body: { metadata: { name }, type, stringData: data },
+  });
+}
+
+export async function replaceSourceSecret(name: string, data: Record<string, string>): Promise<void> {
+  const current = await conn().core.readNamespacedSecret({ name, namespace: OPERATOR_NAMESPACE });
+  await conn().core.replaceNamespacedSecret({
+    name,
+    namespace: OPERATOR_NAMESPACE,
+    body: { metadata: { name, resourceVersion: current.metadata?.resourceVersion }, type: current.type, stringData: data },
+  });
+}
+
+export async function deleteSourceSecret(name: string): Promise<void> {
+  await conn().core.deleteNamespacedSecret({ name, namespace: OPERATOR_NAMESPACE }).catch(() => undefined);
+}
+
+export async function createCredential(name: string, spec: RegistryCredentialSpec): Promise<void> {
+  await conn().custom.createClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: PLURAL,
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'RegistryCredential', metadata: { name }, spec },
+  });
+}
+
+export async function patchCredentialSpec(name: string, spec: Partial<RegistryCredentialSpec>): Promise<void> {
+  const { PatchStrategy, setHeaderOptions } = await import('@kubernetes/client-node');
+  await conn().custom.patchClusterCustomObject(
+    { group: GROUP, version: VERSION, plural: PLURAL, name, body: { spec } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+}
+
+export async function getCredential(name: string): Promise<RegistryCredential | undefined> {
+  try {
+    return (await conn().custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name })) as RegistryCredential;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+export async function deleteCredential(name: string): Promise<void> {
+  await conn()
+    .custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name })
+    .catch((err: { code?: number }) => {
+      if (err.code !== 404) throw err;
+    });
+}
+
+export async function waitForCredentialGone(name: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(`RegistryCredential ${name} to be gone`, async () => (await getCredential(name)) === undefined, timeoutMs);
+}
+
+export function condition(credential: RegistryCredential | undefined, type: string): { status: string; reason: string; message: string } | undefined {
+  return credential?.status?.conditions?.find((c) => c.type === type);
+}
+
+/** Waits until the credential's status has caught up with its spec and the condition has this status. */
+export async function waitForCondition(
+  name: string,
+  type: string,
+  status: 'True' | 'False',
+  reason?: string,
+  timeoutMs = 30_000,
+): Promise<RegistryCredential> {
+  return waitFor(
+    `${name} ${type}=${status}${reason ? ` (${reason})` : ''}`,
+    async () => {
+      const credential = await getCredential(name);
+      const c = condition(credential, type);
+      const current = credential?.status?.observedGeneration === credential?.metadata.generation;
+      return current && c?.status === status && (!reason || c.reason === reason) ? credential : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+export async function readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+  try {
+    return await conn().core.readNamespacedSecret({ namespace, name });
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+export function dockerConfig(secret: V1Secret | undefined): { auths: Record<string, { username: string; password: string; auth: string }> } | undefined {
+  const raw = secret?.data?.['.dockerconfigjson'];
+  return raw ? JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) : undefined;
+}
+
+export async function readServiceAccount(namespace: string, name = 'default'): Promise<V1ServiceAccount | undefined> {
+  try {
+    return await conn().core.readNamespacedServiceAccount({ namespace, name });
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+export function pullSecretNames(sa: V1ServiceAccount | undefined): string[] {
+  return (sa?.imagePullSecrets ?? []).map((ref) => ref.name ?? '');
+}
+
+/** Waits for the namespace's ServiceAccount to exist and to list exactly these pull secrets, in order. */
+export async function waitForPullSecrets(namespace: string, expected: string[], name = 'default', timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    `${namespace}/${name} imagePullSecrets = [${expected.join(', ')}]`,
+    async () => {
+      const sa = await readServiceAccount(namespace, name);
+      return sa !== undefined && JSON.stringify(pullSecretNames(sa)) === JSON.stringify(expected);
+    },
+    timeoutMs,
+  );
+}
+
+export interface AuditEvent {
+  stage: string;
+  verb: string;
+  user: { username: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
+  responseStatus?: { code?: number };
+}
+
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+/** Every write request the operator's identity has sent, read from the control plane's audit log. */
+export function operatorWrites(): AuditEvent[] {
+  const path = process.env.REGCRED_TEST_AUDIT_LOG;
+  if (!path) throw new Error('REGCRED_TEST_AUDIT_LOG is not set: the harness starts the control plane with --audit-log');
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as AuditEvent)
+    .filter((e) => e.stage === 'ResponseComplete' && e.user.username === OPERATOR_USER && WRITE_VERBS.has(e.verb));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
