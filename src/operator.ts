@@ -59,7 +59,7 @@ export class Operator {
       clock,
       log,
     );
-    this.informers.push(informer as unknown as SupervisedInformer<KubernetesObject>);
+    this.informers.push(informer);
     return informer;
   }
 

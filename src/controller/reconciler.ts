@@ -1,4 +1,4 @@
-import type { V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ServiceAccount } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
 import { CREDENTIAL_LABEL, DOCKERCONFIGJSON_KEY, FINALIZER } from '../api/constants.js';
 import type { FailedNamespace, ProviderName, RegistryCredential } from '../api/types.js';
@@ -252,7 +252,7 @@ export class Reconciler {
         return { namespace, synced: true, existed: true, replacedData };
       }
       if (secretNeedsUpdate(existing, desired)) {
-        const written = await this.deps.writer.replaceSecret(mergeSecretForUpdate(existing, desired) as V1Secret);
+        const written = await this.deps.writer.replaceSecret(mergeSecretForUpdate(existing, desired));
         this.deps.view.secretWrites.wrote(written);
         log.debug({ namespace }, 'secret updated');
         return { namespace, synced: true, existed: true, replacedData };
@@ -265,7 +265,7 @@ export class Reconciler {
   }
 
   private async createSecret(desired: DesiredSecret): Promise<void> {
-    const written = await this.deps.writer.createSecret(desired as V1Secret);
+    const written = await this.deps.writer.createSecret(desired);
     this.deps.view.secretWrites.wrote(written);
   }
 
@@ -385,8 +385,9 @@ export class Reconciler {
       await this.deps.writer.deleteSecret(namespace, name, secret.metadata.uid ?? '');
       log.debug({ namespace, secret: name }, 'secret deleted');
     } catch (err) {
-      // Already gone, or replaced by a newer object (uid precondition): nothing of ours is left to delete.
-      if (!isKind(err, 'NotFound', 'Conflict')) throw err;
+      // Replaced by a newer object (uid precondition): that one is not the one we meant; the cache will show it.
+      if (isKind(err, 'Conflict')) return;
+      if (!isKind(err, 'NotFound')) throw err;
     }
     this.deps.view.secretWrites.deleted(namespace, name);
   }
@@ -425,7 +426,7 @@ export class Reconciler {
     const owners = secret.metadata.ownerReferences ?? [];
     const kept = owners.filter((ref) => !(ref.kind === 'RegistryCredential' && ref.apiVersion.startsWith('regcred.io/')));
     if (kept.length === owners.length) return;
-    const written = await this.deps.writer.replaceSecret({ ...secret, metadata: { ...secret.metadata, ownerReferences: kept } } as V1Secret);
+    const written = await this.deps.writer.replaceSecret({ ...secret, metadata: { ...secret.metadata, ownerReferences: kept } });
     this.deps.view.secretWrites.wrote(written);
   }
 
@@ -437,7 +438,7 @@ export class Reconciler {
       (key) => !statusEqual((previous as Record<string, unknown> | undefined)?.[key], (next as Record<string, unknown>)[key]),
     );
     log.debug({ changed }, 'status changed');
-    await this.deps.writer.patchCredentialStatus(credential.metadata.name, statusMergePatch(previous, next) as typeof next);
+    await this.deps.writer.patchCredentialStatus(credential.metadata.name, statusMergePatch(previous, next));
     for (const t of statusTransitions(previous, next)) {
       await this.deps.events.record(credential, t.type, t.reason, t.message);
       const level = t.type === 'Warning' ? 'warn' : 'info';

@@ -40,7 +40,7 @@ function parseBody(body: unknown): StatusBody {
       return { message: body.slice(0, 300) };
     }
   }
-  if (body && typeof body === 'object') return body as StatusBody;
+  if (body && typeof body === 'object') return body;
   return {};
 }
 

@@ -83,7 +83,7 @@ function serviceAccountsCondition(f: ReconcileFacts): ConditionValue {
   };
 }
 
-function readyCondition(token: ConditionValue, secrets: ConditionValue, accounts: ConditionValue, f: ReconcileFacts): ConditionValue {
+function readyCondition(token: ConditionValue, secrets: ConditionValue, accounts: ConditionValue): ConditionValue {
   for (const c of [token, secrets, accounts]) {
     if (c.status !== 'True') return c;
   }
@@ -97,7 +97,7 @@ export function computeStatus(credential: RegistryCredential, f: ReconcileFacts)
   const token = tokenCondition(f);
   const secrets = secretsCondition(f);
   const accounts = serviceAccountsCondition(f);
-  const ready = readyCondition(token, secrets, accounts, f);
+  const ready = readyCondition(token, secrets, accounts);
   let conditions: Condition[] | undefined = previous.conditions;
   for (const [type, value] of [
     ['Ready', ready],

@@ -112,9 +112,13 @@ export async function readSecret(namespace: string, name: string): Promise<V1Sec
   }
 }
 
-export function dockerConfig(secret: V1Secret | undefined): { auths: Record<string, { username: string; password: string; auth: string }> } | undefined {
+export interface DockerConfig {
+  auths: Record<string, { username: string; password: string; auth: string }>;
+}
+
+export function dockerConfig(secret: V1Secret | undefined): DockerConfig | undefined {
   const raw = secret?.data?.['.dockerconfigjson'];
-  return raw ? JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) : undefined;
+  return raw ? (JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as DockerConfig) : undefined;
 }
 
 export async function readServiceAccount(namespace: string, name = 'default'): Promise<V1ServiceAccount | undefined> {

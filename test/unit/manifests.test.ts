@@ -72,10 +72,10 @@ const EXPECTED_PERMISSIONS: Record<string, Record<string, string[]>> = {
     'core/namespaces': ['list', 'watch'],
     'core/secrets': ['list', 'watch', 'create', 'update', 'delete'],
     'core/serviceaccounts': ['get', 'list', 'watch', 'patch'],
+    'core/events': ['create'],
   },
   [`Role/${NAME}`]: {
     'core/secrets': ['list', 'watch'],
-    'core/events': ['create'],
   },
 };
 

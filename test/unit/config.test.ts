@@ -1,0 +1,128 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, LOG_LEVELS, buildConfig, type RunFlags } from '../../src/config.js';
+
+function configError(flags: RunFlags, env: NodeJS.ProcessEnv = {}): ConfigError {
+  try {
+    buildConfig(flags, env, false);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('buildConfig did not throw');
+}
+
+describe('buildConfig: defaults', () => {
+  it('with no flags and no environment', () => {
+    expect(buildConfig({}, {}, false)).toEqual({
+      kubeconfig: undefined,
+      context: undefined,
+      namespace: 'regcred-system',
+      logLevel: 'info',
+      concurrency: 4,
+      writeConcurrency: 16,
+      healthPort: 8081,
+      resyncIntervalMs: 600_000,
+      prettyLogs: false,
+    });
+  });
+
+  it('passes kubeconfig and context through', () => {
+    const config = buildConfig({ kubeconfig: '/tmp/kc', context: 'kind-dev' }, {}, false);
+    expect(config.kubeconfig).toBe('/tmp/kc');
+    expect(config.context).toBe('kind-dev');
+  });
+
+  it('does not read unrelated environment', () => {
+    expect(buildConfig({}, { KUBECONFIG: '/x', NAMESPACE: 'other' }, false).namespace).toBe('regcred-system');
+  });
+});
+
+describe('buildConfig: namespace', () => {
+  it.each([
+    { name: 'default', flags: {}, env: {}, want: 'regcred-system' },
+    { name: 'from POD_NAMESPACE', flags: {}, env: { POD_NAMESPACE: 'ops' }, want: 'ops' },
+    { name: '--namespace wins over POD_NAMESPACE', flags: { namespace: 'from-flag' }, env: { POD_NAMESPACE: 'ops' }, want: 'from-flag' },
+    { name: '--namespace without POD_NAMESPACE', flags: { namespace: 'a1' }, env: {}, want: 'a1' },
+    { name: 'one character', flags: { namespace: 'a' }, env: {}, want: 'a' },
+    { name: '63 characters', flags: { namespace: 'a'.repeat(63) }, env: {}, want: 'a'.repeat(63) },
+  ])('$name', ({ flags, env, want }) => {
+    expect(buildConfig(flags, env, false).namespace).toBe(want);
+  });
+
+  it.each([
+    { name: 'uppercase', flags: { namespace: 'Regcred' }, env: {}, value: 'Regcred' },
+    { name: 'a dot', flags: { namespace: 'regcred.system' }, env: {}, value: 'regcred.system' },
+    { name: 'leading dash', flags: { namespace: '-ops' }, env: {}, value: '-ops' },
+    { name: 'trailing dash', flags: { namespace: 'ops-' }, env: {}, value: 'ops-' },
+    { name: 'an underscore', flags: { namespace: 'reg_cred' }, env: {}, value: 'reg_cred' },
+    { name: '64 characters', flags: { namespace: 'a'.repeat(64) }, env: {}, value: 'a'.repeat(64) },
+    { name: 'empty flag', flags: { namespace: '' }, env: {}, value: '' },
+    { name: 'invalid POD_NAMESPACE', flags: {}, env: { POD_NAMESPACE: 'Bad_NS' }, value: 'Bad_NS' },
+  ])('refuses $name', ({ flags, env, value }) => {
+    const err = configError(flags, env);
+    expect(err.message).toBe(`--namespace "${value}" is not a valid namespace name (lowercase letters, digits and "-", at most 63)`);
+  });
+});
+
+describe('buildConfig: log level', () => {
+  it.each([
+    { name: 'default', flags: {}, env: {}, want: 'info' },
+    { name: 'from LOG_LEVEL', flags: {}, env: { LOG_LEVEL: 'debug' }, want: 'debug' },
+    { name: '--log-level wins over LOG_LEVEL', flags: { logLevel: 'warn' }, env: { LOG_LEVEL: 'debug' }, want: 'warn' },
+    { name: 'case-insensitive', flags: { logLevel: 'ERROR' }, env: {}, want: 'error' },
+    ...LOG_LEVELS.map((level) => ({ name: `accepts ${level}`, flags: { logLevel: level }, env: {}, want: level })),
+  ])('$name', ({ flags, env, want }) => {
+    expect(buildConfig(flags, env, false).logLevel).toBe(want);
+  });
+
+  it.each([
+    { name: 'unknown level', flags: { logLevel: 'verbose' }, env: {}, value: 'verbose' },
+    { name: 'unknown level from LOG_LEVEL', flags: {}, env: { LOG_LEVEL: 'loud' }, value: 'loud' },
+    { name: 'a number', flags: { logLevel: '30' }, env: {}, value: '30' },
+    { name: 'empty', flags: { logLevel: '' }, env: {}, value: '' },
+  ])('refuses $name', ({ flags, env, value }) => {
+    expect(configError(flags, env).message).toBe(`--log-level "${value}" is not one of trace, debug, info, warn, error, fatal, silent`);
+  });
+});
+
+describe('buildConfig: numeric flags', () => {
+  it.each([
+    { name: '--concurrency', flags: { concurrency: '8' }, key: 'concurrency', want: 8 },
+    { name: '--concurrency minimum', flags: { concurrency: '1' }, key: 'concurrency', want: 1 },
+    { name: '--concurrency maximum', flags: { concurrency: '64' }, key: 'concurrency', want: 64 },
+    { name: '--write-concurrency', flags: { writeConcurrency: '256' }, key: 'writeConcurrency', want: 256 },
+    { name: '--health-port 0 (disabled/ephemeral)', flags: { healthPort: '0' }, key: 'healthPort', want: 0 },
+    { name: '--health-port', flags: { healthPort: '9090' }, key: 'healthPort', want: 9090 },
+    { name: '--resync-seconds in milliseconds', flags: { resyncSeconds: '5' }, key: 'resyncIntervalMs', want: 5000 },
+    { name: '--resync-seconds minimum', flags: { resyncSeconds: '1' }, key: 'resyncIntervalMs', want: 1000 },
+    { name: '--resync-seconds maximum', flags: { resyncSeconds: '86400' }, key: 'resyncIntervalMs', want: 86_400_000 },
+  ])('$name', ({ flags, key, want }) => {
+    expect(buildConfig(flags, {}, false)[key as 'concurrency']).toBe(want);
+  });
+
+  it.each([
+    { name: 'concurrency 0', flags: { concurrency: '0' }, message: '--concurrency "0" must be a whole number from 1 to 64' },
+    { name: 'concurrency 65', flags: { concurrency: '65' }, message: '--concurrency "65" must be a whole number from 1 to 64' },
+    { name: 'concurrency negative', flags: { concurrency: '-2' }, message: '--concurrency "-2" must be a whole number from 1 to 64' },
+    { name: 'concurrency fractional', flags: { concurrency: '2.5' }, message: '--concurrency "2.5" must be a whole number from 1 to 64' },
+    { name: 'concurrency not a number', flags: { concurrency: 'four' }, message: '--concurrency "four" must be a whole number from 1 to 64' },
+    { name: 'concurrency empty', flags: { concurrency: '' }, message: '--concurrency "" must be a whole number from 1 to 64' },
+    { name: 'write concurrency 0', flags: { writeConcurrency: '0' }, message: '--write-concurrency "0" must be a whole number from 1 to 256' },
+    { name: 'health port too large', flags: { healthPort: '65536' }, message: '--health-port "65536" must be a whole number from 0 to 65535' },
+    { name: 'resync zero', flags: { resyncSeconds: '0' }, message: '--resync-seconds "0" must be a whole number from 1 to 86400' },
+    { name: 'resync too long', flags: { resyncSeconds: '86401' }, message: '--resync-seconds "86401" must be a whole number from 1 to 86400' },
+  ])('refuses $name', ({ flags, message }) => {
+    expect(configError(flags).message).toBe(message);
+  });
+});
+
+describe('buildConfig: pretty logs', () => {
+  it.each([
+    { name: 'on a terminal', isTty: true, env: {}, want: true },
+    { name: 'not a terminal', isTty: false, env: {}, want: false },
+    { name: 'on a terminal with LOG_FORMAT=json', isTty: true, env: { LOG_FORMAT: 'json' }, want: false },
+    { name: 'on a terminal with another LOG_FORMAT', isTty: true, env: { LOG_FORMAT: 'text' }, want: true },
+  ])('$name', ({ isTty, env, want }) => {
+    expect(buildConfig({}, env, isTty).prettyLogs).toBe(want);
+  });
+});

@@ -1,0 +1,251 @@
+import { describe, expect, it } from '@jest/globals';
+import { MutationCache, isAtLeast, type Versioned } from '../../src/controller/mutation-cache.js';
+
+interface Obj extends Versioned {
+  metadata?: { namespace?: string; name?: string; resourceVersion?: string };
+  value?: string;
+}
+
+function obj(resourceVersion: string | undefined, value = 'v', name = 'pull', namespace: string | undefined = 'team-a'): Obj {
+  return { metadata: { namespace, name, resourceVersion }, value };
+}
+
+function clock(start = 1_000_000) {
+  let now = start;
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+function cacheWith(ttlMs?: number) {
+  const c = clock();
+  const cache = new MutationCache<Obj>(ttlMs === undefined ? { now: c.now } : { now: c.now, ttlMs });
+  return { cache, clock: c };
+}
+
+describe('isAtLeast', () => {
+  it.each([
+    { name: 'equal numeric versions', seen: '10', ours: '10', want: true },
+    { name: 'a newer numeric version', seen: '11', ours: '10', want: true },
+    { name: 'an older numeric version', seen: '9', ours: '10', want: false },
+    { name: 'numeric compare, not string compare (100 > 99)', seen: '100', ours: '99', want: true },
+    { name: 'numeric compare, not string compare (99 < 100)', seen: '99', ours: '100', want: false },
+    { name: 'integers beyond Number.MAX_SAFE_INTEGER', seen: '9007199254740993', ours: '9007199254740992', want: true },
+    { name: 'integers beyond Number.MAX_SAFE_INTEGER, older', seen: '9007199254740992', ours: '9007199254740993', want: false },
+    { name: 'equal opaque versions', seen: 'abc', ours: 'abc', want: true },
+    { name: 'different opaque versions, even if they sort after', seen: 'abd', ours: 'abc', want: false },
+    { name: 'one opaque, one numeric', seen: 'x12', ours: '11', want: false },
+    { name: 'numeric-looking but signed', seen: '-1', ours: '1', want: false },
+    { name: 'numeric with a decimal point', seen: '12.0', ours: '11', want: false },
+    { name: 'seen undefined', seen: undefined, ours: '10', want: false },
+    { name: 'ours undefined', seen: '10', ours: undefined, want: false },
+    { name: 'both undefined', seen: undefined, ours: undefined, want: false },
+  ])('$name', ({ seen, ours, want }) => {
+    expect(isAtLeast(seen, ours)).toBe(want);
+  });
+});
+
+describe('MutationCache: writes', () => {
+  it.each([
+    { name: 'informer has nothing yet', cached: undefined, wantOurs: true },
+    { name: 'informer still has the old version', cached: obj('9', 'old'), wantOurs: true },
+    { name: 'informer has exactly our version', cached: obj('10', 'informer'), wantOurs: false },
+    { name: 'informer has a newer version', cached: obj('12', 'newer'), wantOurs: false },
+    { name: 'informer has an older version with an opaque rv', cached: obj('abc', 'opaque'), wantOurs: true },
+  ])('read after a write: $name', ({ cached, wantOurs }) => {
+    const { cache } = cacheWith();
+    const ours = obj('10', 'ours');
+    cache.wrote(ours);
+    const got = cache.read('team-a', 'pull', cached);
+    if (wantOurs) {
+      expect(got).toBe(ours);
+      expect(cache.size).toBe(1);
+    } else {
+      expect(got).toBe(cached);
+      // once the informer caught up, the entry is forgotten
+      expect(cache.size).toBe(0);
+    }
+  });
+
+  it('keeps returning our write on every read until the informer catches up', () => {
+    const { cache } = cacheWith();
+    const ours = obj('10', 'ours');
+    cache.wrote(ours);
+    expect(cache.read('team-a', 'pull', obj('9'))).toBe(ours);
+    expect(cache.read('team-a', 'pull', obj('9'))).toBe(ours);
+    const caughtUp = obj('10', 'informer');
+    expect(cache.read('team-a', 'pull', caughtUp)).toBe(caughtUp);
+    // after that the cache is the truth again, even if it later goes back
+    expect(cache.read('team-a', 'pull', obj('9', 'stale'))).toEqual(obj('9', 'stale'));
+  });
+
+  it('passes the cache through when there is no entry', () => {
+    const { cache } = cacheWith();
+    const cached = obj('3');
+    expect(cache.read('team-a', 'pull', cached)).toBe(cached);
+    expect(cache.read('team-a', 'pull', undefined)).toBeUndefined();
+  });
+
+  it('a later write replaces the earlier one', () => {
+    const { cache } = cacheWith();
+    cache.wrote(obj('10', 'first'));
+    cache.wrote(obj('11', 'second'));
+    expect(cache.size).toBe(1);
+    expect(cache.read('team-a', 'pull', obj('10'))?.value).toBe('second');
+  });
+
+  it('ignores an object without a name', () => {
+    const { cache } = cacheWith();
+    cache.wrote({ metadata: { namespace: 'team-a', resourceVersion: '1' } });
+    cache.wrote({});
+    expect(cache.size).toBe(0);
+  });
+
+  it('keys by namespace and name', () => {
+    const { cache } = cacheWith();
+    const a = obj('10', 'a', 'pull', 'team-a');
+    const b = obj('10', 'b', 'pull', 'team-b');
+    const clusterScoped: Obj = { metadata: { name: 'pull', resourceVersion: '10' }, value: 'c' };
+    cache.wrote(a);
+    cache.wrote(b);
+    cache.wrote(clusterScoped);
+    expect(cache.size).toBe(3);
+    expect(cache.read('team-a', 'pull', undefined)).toBe(a);
+    expect(cache.read('team-b', 'pull', undefined)).toBe(b);
+    expect(cache.read(undefined, 'pull', undefined)).toBe(clusterScoped);
+    expect(cache.read('team-a', 'other', undefined)).toBeUndefined();
+  });
+
+  it('a write without a resourceVersion is never caught up by reads, only by TTL', () => {
+    const { cache, clock } = cacheWith(1000);
+    const ours = obj(undefined, 'ours');
+    cache.wrote(ours);
+    expect(cache.read('team-a', 'pull', obj('10'))).toBe(ours);
+    clock.advance(1001);
+    const cached = obj('10');
+    expect(cache.read('team-a', 'pull', cached)).toBe(cached);
+    expect(cache.size).toBe(0);
+  });
+});
+
+describe('MutationCache: observed events after a write', () => {
+  it.each([
+    { name: 'an older version leaves our write in place', rv: '9', deleted: false, wantKept: true },
+    { name: 'an event without a version leaves our write in place', rv: undefined, deleted: false, wantKept: true },
+    { name: 'a different opaque version leaves our write in place', rv: 'zz', deleted: false, wantKept: true },
+    { name: 'our own version forgets the write', rv: '10', deleted: false, wantKept: false },
+    { name: 'a newer version forgets the write', rv: '15', deleted: false, wantKept: false },
+    { name: 'a delete event forgets the write', rv: '15', deleted: true, wantKept: false },
+  ])('$name', ({ rv, deleted, wantKept }) => {
+    const { cache } = cacheWith();
+    cache.wrote(obj('10', 'ours'));
+    cache.observed('team-a', 'pull', rv, deleted);
+    expect(cache.size).toBe(wantKept ? 1 : 0);
+  });
+
+  it('an event for another object changes nothing', () => {
+    const { cache } = cacheWith();
+    cache.wrote(obj('10', 'ours'));
+    cache.observed('team-b', 'pull', '99', false);
+    cache.observed('team-a', 'other', '99', true);
+    expect(cache.size).toBe(1);
+  });
+
+  it('an event with no entry is a no-op', () => {
+    const { cache } = cacheWith();
+    cache.observed('team-a', 'pull', '1', false);
+    cache.observed('team-a', 'pull', '1', true);
+    expect(cache.size).toBe(0);
+  });
+});
+
+describe('MutationCache: deletes', () => {
+  it('hides the cached object after a delete', () => {
+    const { cache } = cacheWith();
+    cache.deleted('team-a', 'pull');
+    expect(cache.read('team-a', 'pull', obj('10', 'still in informer'))).toBeUndefined();
+    expect(cache.read('team-a', 'pull', undefined)).toBeUndefined();
+    expect(cache.size).toBe(1);
+  });
+
+  it('a delete hides even a cached object with a much newer version', () => {
+    const { cache } = cacheWith();
+    cache.deleted('team-a', 'pull');
+    expect(cache.read('team-a', 'pull', obj('999999'))).toBeUndefined();
+  });
+
+  it.each([
+    { name: 'a stale update event', rv: '10', deleted: false, wantHidden: true },
+    { name: 'an update event without a version', rv: undefined, deleted: false, wantHidden: true },
+    { name: 'the delete event', rv: '11', deleted: true, wantHidden: false },
+    { name: 'a delete event without a version', rv: undefined, deleted: true, wantHidden: false },
+  ])('after $name the object is hidden: $wantHidden', ({ rv, deleted, wantHidden }) => {
+    const { cache } = cacheWith();
+    cache.deleted('team-a', 'pull');
+    cache.observed('team-a', 'pull', rv, deleted);
+    const cached = obj('10', 'informer');
+    if (wantHidden) {
+      expect(cache.read('team-a', 'pull', cached)).toBeUndefined();
+      expect(cache.size).toBe(1);
+    } else {
+      expect(cache.size).toBe(0);
+      expect(cache.read('team-a', 'pull', cached)).toBe(cached);
+    }
+  });
+
+  it('a write after a delete replaces the delete', () => {
+    const { cache } = cacheWith();
+    cache.deleted('team-a', 'pull');
+    const recreated = obj('20', 'recreated');
+    cache.wrote(recreated);
+    expect(cache.read('team-a', 'pull', undefined)).toBe(recreated);
+  });
+
+  it('a delete after a write replaces the write', () => {
+    const { cache } = cacheWith();
+    cache.wrote(obj('20', 'ours'));
+    cache.deleted('team-a', 'pull');
+    expect(cache.read('team-a', 'pull', obj('20'))).toBeUndefined();
+  });
+});
+
+describe('MutationCache: TTL', () => {
+  it.each([
+    { name: 'write, default TTL, just inside', ttlMs: undefined, elapsed: 60_000, kind: 'write', wantFresh: true },
+    { name: 'write, default TTL, expired', ttlMs: undefined, elapsed: 60_001, kind: 'write', wantFresh: false },
+    { name: 'write, custom TTL, just inside', ttlMs: 500, elapsed: 500, kind: 'write', wantFresh: true },
+    { name: 'write, custom TTL, expired', ttlMs: 500, elapsed: 501, kind: 'write', wantFresh: false },
+    { name: 'delete, default TTL, just inside', ttlMs: undefined, elapsed: 60_000, kind: 'delete', wantFresh: true },
+    { name: 'delete, default TTL, expired', ttlMs: undefined, elapsed: 60_001, kind: 'delete', wantFresh: false },
+    { name: 'delete, custom TTL, expired', ttlMs: 500, elapsed: 501, kind: 'delete', wantFresh: false },
+  ])('$name', ({ ttlMs, elapsed, kind, wantFresh }) => {
+    const { cache, clock } = cacheWith(ttlMs);
+    const ours = obj('10', 'ours');
+    if (kind === 'write') cache.wrote(ours);
+    else cache.deleted('team-a', 'pull');
+    clock.advance(elapsed);
+    const cached = obj('9', 'informer');
+    const got = cache.read('team-a', 'pull', cached);
+    if (wantFresh) {
+      expect(got).toBe(kind === 'write' ? ours : undefined);
+      expect(cache.size).toBe(1);
+    } else {
+      // the informer is the truth again
+      expect(got).toBe(cached);
+      expect(cache.size).toBe(0);
+    }
+  });
+
+  it('TTL counts from the latest write', () => {
+    const { cache, clock } = cacheWith(1000);
+    cache.wrote(obj('10', 'first'));
+    clock.advance(800);
+    const second = obj('11', 'second');
+    cache.wrote(second);
+    clock.advance(800);
+    expect(cache.read('team-a', 'pull', obj('9'))).toBe(second);
+  });
+});
