@@ -101,6 +101,7 @@ export class Operator {
       clock,
       log,
       writeConcurrency: config.writeConcurrency,
+      random: this.deps.random,
     });
 
     const started = clock.now();

@@ -1,6 +1,9 @@
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
-import { CREDENTIAL_LABEL, DOCKERCONFIGJSON_KEY, FINALIZER } from '../api/constants.js';
+import { CREDENTIAL_LABEL, DOCKERCONFIGJSON_KEY, EXPIRES_AT_ANNOTATION, FINALIZER } from '../api/constants.js';
+import { parseDockerConfigJson } from '../desired/dockerconfig.js';
+import { isStillValid, mintDue, nextRefreshAfterSuccess, nextRetryAfterFailure, type RefreshInput } from '../policy/refresh.js';
+import { toKubeTime } from '../status/time.js';
 import type { FailedNamespace, ProviderName, RegistryCredential } from '../api/types.js';
 import { validateSpec } from '../api/validate.js';
 import { targetNamespaces } from '../desired/namespaces.js';
@@ -42,6 +45,7 @@ export interface ReconcilerDeps {
   log: Logger;
   /** API writes in flight at once within one fan-out. */
   writeConcurrency: number;
+  random: () => number;
 }
 
 /** How many times a ServiceAccount edit is redone after a 409 before the reconcile gives up and backs off. */
@@ -132,30 +136,67 @@ export class Reconciler {
     const { targets } = targetNamespaces(spec.namespaces, view.namespaces());
     facts.targets = targets.length;
 
+    const previous = credential.status ?? {};
+    const expiring = validation.provider !== 'static';
+    const published = expiring ? this.publishedCredential(name, secretName) : undefined;
+    const refresh: RefreshInput = {
+      now,
+      expiring,
+      specChanged: previous.observedGeneration !== credential.metadata.generation,
+      published,
+      nextRefreshTime: parseTime(previous.nextRefreshTime),
+      failedAttempts: previous.failedRefreshAttempts ?? 0,
+    };
     let minted: MintedCredential | undefined;
-    try {
-      minted = await this.mint(credential, validation.provider);
-    } catch (err) {
-      if (!(err instanceof ProviderError)) throw err;
-      facts.credentialError = { reason: err.reason, message: err.message };
+    let mintedNow = false;
+    if (mintDue(refresh)) {
+      try {
+        minted = await this.mint(credential, validation.provider);
+        mintedNow = true;
+        facts.refresh = {
+          failedAttempts: 0,
+          nextRefreshTime: nextRefreshAfterSuccess({ now, expiresAt: minted.expiresAt, schedule: spec.refresh?.schedule, random: this.deps.random }),
+        };
+        if (refresh.failedAttempts > 0) log.info({ after: refresh.failedAttempts }, 'refresh succeeded after failures');
+      } catch (err) {
+        if (!(err instanceof ProviderError)) throw err;
+        const attempts = err.retryable ? refresh.failedAttempts + 1 : refresh.failedAttempts;
+        facts.refresh = { failedAttempts: attempts, nextRefreshTime: err.retryable ? nextRetryAfterFailure({ now, attempts, random: this.deps.random }) : undefined };
+        log.warn({ reason: err.reason, attempts, retryAt: facts.refresh.nextRefreshTime }, 'mint failed');
+        if (published && isStillValid(published, now)) {
+          // The last good credential stays in place, and keeps serving new namespaces, until it expires.
+          minted = published;
+          facts.refreshError = { reason: err.reason, message: err.message };
+        } else {
+          facts.credentialError = published ? expiredError(published, err.message) : { reason: err.reason, message: err.message };
+        }
+      }
+    } else {
+      facts.refresh = { failedAttempts: refresh.failedAttempts, nextRefreshTime: refresh.nextRefreshTime };
+      if (published && isStillValid(published, now)) minted = published;
+      else if (published) facts.credentialError = expiredError(published, `next attempt at ${toKubeTime(refresh.nextRefreshTime ?? now)}`);
+      else facts.credentialError = { reason: 'RefreshPending', message: `no credential yet; next attempt at ${toKubeTime(refresh.nextRefreshTime ?? now)}` };
+    }
+
+    if (!minted) {
       // What is published stays in place: count it as it is.
       facts.synced = targets.filter((ns) => classifyExistingSecret(view.managedSecret(ns, secretName), name) === 'ours').length;
       await this.writeStatus(credential, facts, log);
-      if (err.retryable) throw err;
-      return {};
+      return this.requeueAt(facts.refresh?.nextRefreshTime);
     }
+    const credentialToPublish = minted;
 
     const targetSet = new Set(targets);
     const claims = this.competingClaims(credential, secretName);
     const results = await Promise.all(
-      targets.map((ns) => this.limit(() => this.syncSecret(credential, ns, secretName, minted, claims.get(ns), log))),
+      targets.map((ns) => this.limit(() => this.syncSecret(credential, ns, secretName, credentialToPublish, claims.get(ns), log))),
     );
     const syncedNamespaces = results.filter((r) => r.synced).map((r) => r.namespace);
     facts.synced = syncedNamespaces.length;
     facts.failed = results.flatMap((r) => (r.failure ? [r.failure] : []));
     // A refresh is a new credential, not a copy restored in one namespace: it replaced published data, or is the first.
     const firstPublish = results.some((r) => r.synced) && !results.some((r) => r.existed);
-    const changed = results.some((r) => r.replacedData) || firstPublish;
+    const changed = (mintedNow && expiring) || results.some((r) => r.replacedData) || firstPublish;
     facts.credential = { registries: minted.registries, expiresAt: minted.expiresAt, changed };
 
     const accounts = await this.syncServiceAccounts(credential, secretName, new Set(syncedNamespaces), targetSet, facts, log);
@@ -168,7 +209,28 @@ export class Reconciler {
     if (results.some((r) => r.retry) || facts.serviceAccountFailures > 0) {
       throw new RetryableFanOutError(`${facts.targets - facts.synced} namespaces or ${facts.serviceAccountFailures} ServiceAccounts need another try`);
     }
-    return {};
+    return this.requeueAt(facts.refresh?.nextRefreshTime);
+  }
+
+  /** Refresh is a delayed key: the queue runs it again at the time given. */
+  private requeueAt(at: Date | undefined): ReconcileResult {
+    return at ? { requeueAfterMs: Math.max(0, at.getTime() - this.deps.clock.now()) } : {};
+  }
+
+  /** The credential our Secrets hold now (any one of them: they are written together). */
+  private publishedCredential(name: string, secretName: string): MintedCredential | undefined {
+    for (const secret of this.deps.view.managedSecretsOf(name)) {
+      if (secret.metadata.name !== secretName) continue;
+      const raw = secret.data?.[DOCKERCONFIGJSON_KEY];
+      if (!raw) continue;
+      const dockerConfigJson = Buffer.from(raw, 'base64').toString('utf8');
+      const parsed = parseDockerConfigJson(dockerConfigJson);
+      if (!parsed.ok) continue;
+      const expiresAt = parseTime(secret.metadata.annotations?.[EXPIRES_AT_ANNOTATION]);
+      if (!expiresAt) continue;
+      return { registries: parsed.value.registries, dockerConfigJson, expiresAt };
+    }
+    return undefined;
   }
 
   private async mint(credential: RegistryCredential, providerName: ProviderName): Promise<MintedCredential> {
@@ -445,6 +507,16 @@ export class Reconciler {
       log[level]({ reason: t.reason }, t.message);
     }
   }
+}
+
+function parseTime(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
+
+function expiredError(published: MintedCredential, detail: string): { reason: string; message: string } {
+  return { reason: 'Expired', message: `the published credential expired at ${toKubeTime(published.expiresAt!)}; ${detail}` };
 }
 
 /** Older first, then by name: a stable order to settle two claims on one Secret. */

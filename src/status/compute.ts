@@ -20,6 +20,10 @@ export interface ReconcileFacts {
   credential?: { registries: string[]; expiresAt?: Date; changed: boolean };
   /** Why there is no credential to publish, when there is none. */
   credentialError?: { reason: string; message: string };
+  /** A refresh failed but the published credential is still valid and stays in use. */
+  refreshError?: { reason: string; message: string };
+  /** The refresh schedule after this reconcile (absent: unchanged). */
+  refresh?: { nextRefreshTime?: Date; failedAttempts: number };
   secretName: string;
   targets: number;
   synced: number;
@@ -44,6 +48,14 @@ function plural(n: number, word: string): string {
 function tokenCondition(f: ReconcileFacts): ConditionValue {
   if (f.invalid) return { status: 'False', reason: f.invalid.reason, message: f.invalid.message };
   if (f.credentialError) return { status: 'False', ...f.credentialError };
+  if (f.refreshError && f.credential) {
+    const until = f.credential.expiresAt ? ` until ${toKubeTime(f.credential.expiresAt)}` : '';
+    return {
+      status: 'True',
+      reason: 'RefreshFailing',
+      message: `refresh failed (${f.refreshError.reason}): ${f.refreshError.message}; the published credential stays valid${until}`,
+    };
+  }
   const expiry = f.credential?.expiresAt ? `, valid until ${toKubeTime(f.credential.expiresAt)}` : '';
   return {
     status: 'True',
@@ -115,14 +127,14 @@ export function computeStatus(credential: RegistryCredential, f: ReconcileFacts)
     lastRefreshTime:
       f.credential && (f.credential.changed || !previous.lastRefreshTime) ? toKubeTime(f.now) : previous.lastRefreshTime,
     expiresAt: f.credential ? (f.credential.expiresAt ? toKubeTime(f.credential.expiresAt) : undefined) : previous.expiresAt,
-    nextRefreshTime: previous.nextRefreshTime,
+    nextRefreshTime: f.refresh ? (f.refresh.nextRefreshTime ? toKubeTime(f.refresh.nextRefreshTime) : undefined) : previous.nextRefreshTime,
     targetNamespaces: f.targets,
     syncedNamespaces: f.synced,
     failedNamespaces: f.failed.length
       ? [...f.failed].sort((a, b) => a.namespace.localeCompare(b.namespace)).slice(0, MAX_FAILED_NAMESPACES_IN_STATUS)
       : undefined,
     patchedServiceAccounts: f.patchedServiceAccounts,
-    failedRefreshAttempts: previous.failedRefreshAttempts ?? 0,
+    failedRefreshAttempts: f.refresh?.failedAttempts ?? previous.failedRefreshAttempts ?? 0,
     conditions,
   };
   return status;
@@ -155,6 +167,13 @@ export function statusTransitions(previous: RegistryCredentialStatus | undefined
     } else if (after.reason !== 'SecretConflict') {
       out.push({ type: 'Warning', reason: after.reason, message: after.message });
     }
+  }
+  const tokenBefore = getCondition(previous?.conditions, 'TokenAvailable');
+  const tokenAfter = getCondition(next.conditions, 'TokenAvailable');
+  if (tokenAfter?.reason === 'RefreshFailing' && tokenBefore?.reason !== 'RefreshFailing') {
+    out.push({ type: 'Warning', reason: 'RefreshFailed', message: tokenAfter.message });
+  } else if (tokenBefore?.reason === 'RefreshFailing' && tokenAfter?.reason === 'CredentialAvailable') {
+    out.push({ type: 'Normal', reason: 'Refreshed', message: tokenAfter.message });
   }
   const knownConflicts = new Set((previous?.failedNamespaces ?? []).filter((x) => x.reason === 'SecretConflict').map((x) => x.namespace));
   const newConflicts = (next.failedNamespaces ?? []).filter((x) => x.reason === 'SecretConflict' && !knownConflicts.has(x.namespace));
