@@ -7,6 +7,7 @@ import {
   deleteCredential,
   deleteNamespace,
   deleteSourceSecret,
+  getCredential,
   pullSecretNames,
   waitForCondition,
   waitForCredentialGone,
@@ -58,7 +59,13 @@ describe('an operator killed in the middle of a fan-out', () => {
     expect(atKill).toBeLessThan(COUNT);
 
     operator = startOperator();
-    const done = await waitForCondition(credential, 'Ready', 'True', undefined, 120_000);
+    await waitForCondition(credential, 'Ready', 'True', undefined, 120_000);
+    // Default ServiceAccounts appear asynchronously (the controller manager is busy with 300 namespaces):
+    // the count reaches COUNT as they do.
+    const done = await waitFor('every default ServiceAccount patched', async () => {
+      const c = await getCredential(credential);
+      return c?.status?.patchedServiceAccounts === COUNT ? c : undefined;
+    }, 120_000, 250);
     expect(done.status).toMatchObject({ targetNamespaces: COUNT, syncedNamespaces: COUNT, patchedServiceAccounts: COUNT });
     expect(await managedSecretCount()).toBe(COUNT);
     const accounts = await adminConnection().core.listServiceAccountForAllNamespaces();
