@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load, loadAll } from 'js-yaml';
 import { CRD_NAME, DEFAULT_OPERATOR_NAMESPACE } from '../../src/api/constants.js';
@@ -237,9 +238,12 @@ describe('config/default, as rendered by kubectl kustomize', () => {
   });
 });
 
-describe('config/samples, as rendered by kubectl kustomize', () => {
+describe('config/samples, as `kubectl apply -f config/samples/` reads them', () => {
   it('holds one RegistryCredential per provider, and the static one has its source Secret', () => {
-    const objects = kustomize('config/samples') as (Manifest & { spec?: Record<string, unknown> })[];
+    const files = readdirSync(join(REPO_ROOT, 'config', 'samples')).filter((f) => f.endsWith('.yaml'));
+    const objects = files
+      .flatMap((f) => loadAll(readFileSync(join(REPO_ROOT, 'config', 'samples', f), 'utf8')) as (Manifest | null)[])
+      .filter((m): m is Manifest => m !== null) as (Manifest & { spec?: Record<string, unknown> })[];
     const credentials = objects.filter((o) => o.kind === 'RegistryCredential');
     const providers = credentials.map((c) => ['ecr', 'gcr', 'static'].filter((p) => c.spec?.[p] !== undefined));
     expect(providers.sort()).toEqual([['ecr'], ['gcr'], ['static']]);
