@@ -13,6 +13,12 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'regcred-operator';
 export const CREDENTIAL_LABEL = `${GROUP}/credential`;
 export const EXPIRES_AT_ANNOTATION = `${GROUP}/expires-at`;
+/**
+ * On a Secret holding an expiring credential: the SHA-256 of its .dockerconfigjson. After a restart
+ * the operator reuses a still-fresh credential from its Secrets; this tells it which copies are the
+ * ones it wrote (a copy edited by hand is never spread to other namespaces).
+ */
+export const CREDENTIAL_DIGEST_ANNOTATION = `${GROUP}/credential-sha256`;
 /** On a ServiceAccount: the pull secret names this operator added, so only those are ever removed. */
 export const ADDED_PULL_SECRETS_ANNOTATION = `${GROUP}/added-image-pull-secrets`;
 export const FINALIZER = `${GROUP}/cleanup`;

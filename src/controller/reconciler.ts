@@ -1,6 +1,6 @@
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
-import { CREDENTIAL_LABEL, DOCKERCONFIGJSON_KEY, EXPIRES_AT_ANNOTATION, FINALIZER } from '../api/constants.js';
+import { CREDENTIAL_DIGEST_ANNOTATION, CREDENTIAL_LABEL, DOCKERCONFIGJSON_KEY, EXPIRES_AT_ANNOTATION, FINALIZER } from '../api/constants.js';
 import { parseDockerConfigJson } from '../desired/dockerconfig.js';
 import { isStillValid, mintDue, nextRefreshAfterSuccess, nextRetryAfterFailure, type RefreshInput } from '../policy/refresh.js';
 import { toKubeTime } from '../status/time.js';
@@ -9,6 +9,7 @@ import { validateSpec } from '../api/validate.js';
 import { targetNamespaces } from '../desired/namespaces.js';
 import {
   classifyExistingSecret,
+  credentialDigest,
   desiredSecret,
   mergeSecretForUpdate,
   secretNeedsReplace,
@@ -224,6 +225,8 @@ export class Reconciler {
       const raw = secret.data?.[DOCKERCONFIGJSON_KEY];
       if (!raw) continue;
       const dockerConfigJson = Buffer.from(raw, 'base64').toString('utf8');
+      // Only a copy we wrote: one edited by hand is restored, never spread.
+      if (secret.metadata.annotations?.[CREDENTIAL_DIGEST_ANNOTATION] !== credentialDigest(dockerConfigJson)) continue;
       const parsed = parseDockerConfigJson(dockerConfigJson);
       if (!parsed.ok) continue;
       const expiresAt = parseTime(secret.metadata.annotations?.[EXPIRES_AT_ANNOTATION]);

@@ -3,11 +3,13 @@
  * a Secret we did not create is never touched, and on one we did, only our own fields are compared and
  * written so that labels and annotations added by others survive every update.
  */
+import { createHash } from 'node:crypto';
 import {
   API_VERSION,
   CREDENTIAL_LABEL,
   DOCKERCONFIGJSON_KEY,
   DOCKERCONFIGJSON_TYPE,
+  CREDENTIAL_DIGEST_ANNOTATION,
   EXPIRES_AT_ANNOTATION,
   KIND,
   MANAGED_BY_LABEL,
@@ -71,7 +73,10 @@ export type SecretOwnership = 'absent' | 'ours' | 'foreign';
 
 export function desiredSecret(input: DesiredSecretInput): DesiredSecret {
   const annotations: Record<string, string> = {};
-  if (input.expiresAt) annotations[EXPIRES_AT_ANNOTATION] = toKubeTime(input.expiresAt);
+  if (input.expiresAt) {
+    annotations[EXPIRES_AT_ANNOTATION] = toKubeTime(input.expiresAt);
+    annotations[CREDENTIAL_DIGEST_ANNOTATION] = credentialDigest(input.dockerConfigJson);
+  }
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -126,6 +131,7 @@ export function secretNeedsReplace(existing: SecretView, desired: DesiredSecret)
 export function mergeSecretForUpdate(existing: SecretView, desired: DesiredSecret): SecretView {
   const annotations = { ...(existing.metadata.annotations ?? {}) };
   delete annotations[EXPIRES_AT_ANNOTATION];
+  delete annotations[CREDENTIAL_DIGEST_ANNOTATION];
   Object.assign(annotations, desired.metadata.annotations);
 
   const others = (existing.metadata.ownerReferences ?? []).filter((ref) => !isCredentialReference(ref));
@@ -150,7 +156,13 @@ function ownedLabelsMatch(existing: SecretView, desired: DesiredSecret): boolean
 }
 
 function ownedAnnotationMatches(existing: SecretView, desired: DesiredSecret): boolean {
-  return existing.metadata.annotations?.[EXPIRES_AT_ANNOTATION] === desired.metadata.annotations[EXPIRES_AT_ANNOTATION];
+  return [EXPIRES_AT_ANNOTATION, CREDENTIAL_DIGEST_ANNOTATION].every(
+    (key) => existing.metadata.annotations?.[key] === desired.metadata.annotations[key],
+  );
+}
+
+export function credentialDigest(dockerConfigJson: string): string {
+  return createHash('sha256').update(dockerConfigJson, 'utf8').digest('hex');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { backoffDelay, EXPIRY_MARGIN_MS, nextCronTime, nextRefresh, refreshAt, type Random } from './schedule.js';
+import { backoffDelay, nextCronTime, nextRefresh, refreshAt, type Random } from './schedule.js';
 
 /** What the operator knows, at the start of a reconcile, about the credential it publishes. */
 export interface RefreshInput {
@@ -24,9 +24,10 @@ export interface RefreshInput {
 export function mintDue(input: RefreshInput): boolean {
   if (!input.expiring || input.specChanged) return true;
   if (!input.nextRefreshTime || input.now >= input.nextRefreshTime) return true;
+  // Backing off after failures: the next attempt waits for its time, even across restarts.
   if (input.failedAttempts > 0) return false;
-  const expiresAt = input.published?.expiresAt;
-  return !expiresAt || expiresAt.getTime() - input.now.getTime() <= EXPIRY_MARGIN_MS;
+  // Nothing to reuse, or what is there has lapsed before its refresh time (edited, or a clock jump).
+  return !isStillValid(input.published, input.now) || input.published?.expiresAt === undefined;
 }
 
 /** After a successful mint: about half the lifetime (jittered), or the next cron time if earlier. */

@@ -14,7 +14,8 @@ describe('mintDue', () => {
     { case: 'no refresh time recorded', input: { ...base, nextRefreshTime: undefined }, due: true },
     { case: 'nothing published yet and no failures', input: { ...base, published: undefined }, due: true },
     { case: 'nothing published, backing off after failures: wait', input: { ...base, published: undefined, failedAttempts: 2 }, due: false },
-    { case: 'published but about to expire', input: { ...base, published: { expiresAt: minutes(3) } }, due: true },
+    { case: 'published and valid until after the refresh time', input: { ...base, published: { expiresAt: minutes(90) } }, due: false },
+    { case: 'published but already expired before the refresh time', input: { ...base, published: { expiresAt: minutes(-1) } }, due: true },
     { case: 'published expired, backing off: wait for the retry time', input: { ...base, published: { expiresAt: minutes(-5) }, failedAttempts: 3 }, due: false },
     { case: 'published without a known expiry', input: { ...base, published: {} }, due: true },
   ])('$case', ({ input, due }) => {

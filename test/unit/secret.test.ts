@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import {
   classifyExistingSecret,
@@ -16,6 +17,8 @@ const base = {
   namespace: 'team-a',
   dockerConfigJson: JSON_TEXT,
 };
+// The digest of the document the Secret holds: tells the operator's own copies from hand-edited ones.
+const DIGEST = createHash('sha256').update(JSON_TEXT).digest('hex');
 const desired = desiredSecret({ ...base, expiresAt: new Date('2026-11-22T13:00:00.123Z') });
 const ourRef = {
   apiVersion: 'regcred.io/v1alpha1',
@@ -57,7 +60,7 @@ describe('desiredSecret', () => {
         name: 'regcred-ghcr',
         namespace: 'team-a',
         labels: { 'app.kubernetes.io/managed-by': 'regcred-operator', 'regcred.io/credential': 'ghcr' },
-        annotations: { 'regcred.io/expires-at': '2026-11-22T13:00:00Z' },
+        annotations: { 'regcred.io/expires-at': '2026-11-22T13:00:00Z', 'regcred.io/credential-sha256': DIGEST },
         ownerReferences: [ourRef],
       },
       type: 'kubernetes.io/dockerconfigjson',
@@ -152,7 +155,7 @@ describe('mergeSecretForUpdate', () => {
         uid: 'secret-uid',
         resourceVersion: '42',
         labels: { 'team.example/owner': 'alice', 'regcred.io/credential': 'ghcr', 'app.kubernetes.io/managed-by': 'regcred-operator' },
-        annotations: { 'note.example/why': 'kept', 'regcred.io/expires-at': '2026-11-22T13:00:00Z' },
+        annotations: { 'note.example/why': 'kept', 'regcred.io/expires-at': '2026-11-22T13:00:00Z', 'regcred.io/credential-sha256': DIGEST },
         ownerReferences: [foreignRef, ourRef],
         finalizers: ['example.com/keep'],
       },
