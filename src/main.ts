@@ -14,6 +14,8 @@ import { Operator } from './operator.js';
 import { systemClock } from './controller/clock.js';
 import { kubeWriter } from './kube/writer.js';
 import { staticProvider } from './providers/static.js';
+import { awsSdkClients, createEcrProvider } from './providers/ecr.js';
+import { createGcrProvider } from './providers/gcr.js';
 
 const LOCAL_OPERATOR_CONTEXT = 'regcred-operator';
 
@@ -59,7 +61,11 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     config,
     log,
     clock: systemClock,
-    providers: { static: staticProvider },
+    providers: {
+      static: staticProvider,
+      ecr: createEcrProvider({ ...awsSdkClients, env: process.env }),
+      gcr: createGcrProvider({ env: process.env }),
+    },
     random: Math.random,
   });
   const health = await startHealthServer(config.healthPort, { live: () => operator.isLive(), ready: () => operator.isReady() });
@@ -75,7 +81,14 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
   await operator.stop();
   await new Promise<void>((resolve) => health.close(() => resolve()));
   log.info('stopped');
-  return outcome === 'failed' ? 1 : 0;
+  const code = outcome === 'failed' ? 1 : 0;
+  // Everything is closed; if a library still holds the event loop open (seen once after an informer
+  // restart), exit anyway rather than outlive the kubelet's grace period. Unref'd: it never delays a clean exit.
+  setTimeout(() => {
+    log.warn({ active: process.getActiveResourcesInfo() }, 'still running 5s after stopping; exiting');
+    process.exit(code);
+  }, 5000).unref();
+  return code;
 }
 
 async function startLocal(dir: string, auditLog: boolean): Promise<RunningControlPlane> {

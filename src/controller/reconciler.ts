@@ -87,6 +87,10 @@ export class Reconciler {
   private readonly limit: ReturnType<typeof pLimit>;
   /** "credential/namespace/secret" → when a create last met an unmanaged Secret there. */
   private readonly unmanagedConflicts = new Map<string, number>();
+  /** credential → the source Secret's resourceVersion at its last mint. */
+  private readonly mintedSourceVersions = new Map<string, string | undefined>();
+  /** credential → the generation of its last mint: the cached status may not show our status write yet. */
+  private readonly mintedGenerations = new Map<string, number | undefined>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.limit = pLimit(deps.writeConcurrency);
@@ -101,9 +105,15 @@ export class Reconciler {
       return {};
     }
     if (!credential.metadata.finalizers?.includes(FINALIZER)) {
-      await this.deps.writer.patchCredential(name, {
-        metadata: { resourceVersion: credential.metadata.resourceVersion, finalizers: [...(credential.metadata.finalizers ?? []), FINALIZER] },
-      });
+      try {
+        await this.deps.writer.patchCredential(name, {
+          metadata: { resourceVersion: credential.metadata.resourceVersion, finalizers: [...(credential.metadata.finalizers ?? []), FINALIZER] },
+        });
+      } catch (err) {
+        // Deleted meanwhile: its delete event brings the next reconcile.
+        if (isKind(err, 'NotFound')) return {};
+        throw err;
+      }
       log.debug('finalizer added');
     }
     return this.sync(credential, log);
@@ -140,10 +150,12 @@ export class Reconciler {
     const previous = credential.status ?? {};
     const expiring = validation.provider !== 'static';
     const published = expiring ? this.publishedCredential(name, secretName) : undefined;
+    const sourceVersion = this.sourceVersion(credential);
     const refresh: RefreshInput = {
       now,
       expiring,
-      specChanged: previous.observedGeneration !== credential.metadata.generation,
+      // A changed spec, or a changed source Secret (rotated cloud keys), calls for a new credential now.
+      specChanged: this.specChanged(credential, previous.observedGeneration) || this.sourceChanged(name, sourceVersion),
       published,
       nextRefreshTime: parseTime(previous.nextRefreshTime),
       failedAttempts: previous.failedRefreshAttempts ?? 0,
@@ -151,6 +163,8 @@ export class Reconciler {
     let minted: MintedCredential | undefined;
     let mintedNow = false;
     if (mintDue(refresh)) {
+      this.mintedSourceVersions.set(name, sourceVersion);
+      this.mintedGenerations.set(name, credential.metadata.generation);
       try {
         minted = await this.mint(credential, validation.provider);
         mintedNow = true;
@@ -161,9 +175,12 @@ export class Reconciler {
         if (refresh.failedAttempts > 0) log.info({ after: refresh.failedAttempts }, 'refresh succeeded after failures');
       } catch (err) {
         if (!(err instanceof ProviderError)) throw err;
-        const attempts = err.retryable ? refresh.failedAttempts + 1 : refresh.failedAttempts;
-        facts.refresh = { failedAttempts: attempts, nextRefreshTime: err.retryable ? nextRetryAfterFailure({ now, attempts, random: this.deps.random }) : undefined };
-        log.warn({ reason: err.reason, attempts, retryAt: facts.refresh.nextRefreshTime }, 'mint failed');
+        if (expiring) {
+          // Every failure backs off, persisted in status, so neither events nor restarts call the provider hot.
+          const attempts = refresh.failedAttempts + 1;
+          facts.refresh = { failedAttempts: attempts, nextRefreshTime: nextRetryAfterFailure({ now, attempts, random: this.deps.random }) };
+          log.warn({ reason: err.reason, attempts, retryAt: facts.refresh.nextRefreshTime }, 'mint failed');
+        }
         if (published && isStillValid(published, now)) {
           // The last good credential stays in place, and keeps serving new namespaces, until it expires.
           minted = published;
@@ -174,9 +191,16 @@ export class Reconciler {
       }
     } else {
       facts.refresh = { failedAttempts: refresh.failedAttempts, nextRefreshTime: refresh.nextRefreshTime };
-      if (published && isStillValid(published, now)) minted = published;
-      else if (published) facts.credentialError = expiredError(published, `next attempt at ${toKubeTime(refresh.nextRefreshTime ?? now)}`);
-      else facts.credentialError = { reason: 'RefreshPending', message: `no credential yet; next attempt at ${toKubeTime(refresh.nextRefreshTime ?? now)}` };
+      const lastError = tokenProblem(previous);
+      if (published && isStillValid(published, now)) {
+        minted = published;
+        if (lastError && refresh.failedAttempts > 0) facts.refreshError = lastError;
+      } else if (published) {
+        facts.credentialError = expiredError(published, lastError?.message ?? `next attempt at ${toKubeTime(refresh.nextRefreshTime ?? now)}`);
+      } else {
+        // Waiting for the next attempt: the reason stays the one the last attempt gave.
+        facts.credentialError = lastError ?? { reason: 'RefreshPending', message: `no credential yet; next attempt at ${toKubeTime(refresh.nextRefreshTime ?? now)}` };
+      }
     }
 
     if (!minted) {
@@ -213,6 +237,23 @@ export class Reconciler {
     return this.requeueAt(facts.refresh?.nextRefreshTime);
   }
 
+  /** The resourceVersion of the source Secret the spec names (undefined: none, or not found). */
+  private sourceVersion(credential: RegistryCredential): string | undefined {
+    const spec = credential.spec;
+    const ref = spec.static?.credentialsSecretRef ?? spec.ecr?.credentialsSecretRef ?? spec.gcr?.credentialsSecretRef;
+    return ref ? (this.deps.view.sources.get(ref.name)?.resourceVersion ?? 'absent') : undefined;
+  }
+
+  private specChanged(credential: RegistryCredential, observedGeneration: number | undefined): boolean {
+    const generation = credential.metadata.generation;
+    return observedGeneration !== generation && this.mintedGenerations.get(credential.metadata.name) !== generation;
+  }
+
+  /** Known only in memory: after a restart, a fresh published credential is reused rather than re-minted. */
+  private sourceChanged(name: string, version: string | undefined): boolean {
+    return this.mintedSourceVersions.has(name) && this.mintedSourceVersions.get(name) !== version;
+  }
+
   /** Refresh is a delayed key: the queue runs it again at the time given. */
   private requeueAt(at: Date | undefined): ReconcileResult {
     return at ? { requeueAfterMs: Math.max(0, at.getTime() - this.deps.clock.now()) } : {};
@@ -241,10 +282,20 @@ export class Reconciler {
     if (!provider) {
       throw new ProviderError('ProviderUnavailable', `the ${providerName} provider is not available in this build of regcred-operator`, false);
     }
-    const minted = await provider.mint(credential.spec, this.deps.view.sources, AbortSignal.timeout(30_000));
+    const minted = await provider.mint(credential.spec, this.deps.view.sources, AbortSignal.timeout(30_000), {
+      credentialName: credential.metadata.name,
+    });
     if (!minted.dockerConfigJson || minted.registries.length === 0) {
       // An empty mint must never overwrite a working Secret.
       throw new ProviderError('EmptyCredential', `the ${providerName} provider returned no credential`, true);
+    }
+    if (minted.expiresAt && minted.expiresAt.getTime() <= this.deps.clock.now()) {
+      // Publishing it would break pulls, and refreshing "at half its lifetime" would loop: back off instead.
+      throw new ProviderError(
+        'ExpiredOnArrival',
+        `the ${providerName} provider returned a credential that expired at ${toKubeTime(minted.expiresAt)}; check the clock of the operator's node`,
+        true,
+      );
     }
     return minted;
   }
@@ -463,6 +514,8 @@ export class Reconciler {
     const name = credential.metadata.name;
     if (!credential.metadata.finalizers?.includes(FINALIZER)) return;
     for (const key of this.unmanagedConflicts.keys()) if (key.startsWith(`${name}/`)) this.unmanagedConflicts.delete(key);
+    this.mintedSourceVersions.delete(name);
+    this.mintedGenerations.delete(name);
     const ours = view.managedSecretsOf(name);
     if ((credential.spec.deletionPolicy ?? 'Delete') === 'Delete') {
       const names = new Set([credential.spec.secretName ?? name, ...ours.map((s) => s.metadata.name)]);
@@ -482,9 +535,13 @@ export class Reconciler {
       await Promise.all(ours.map((s) => this.limit(() => this.orphanSecret(s))));
       log.info({ secrets: ours.length }, 'orphaned');
     }
-    await writer.patchCredential(name, {
-      metadata: { resourceVersion: credential.metadata.resourceVersion, finalizers: credential.metadata.finalizers.filter((f) => f !== FINALIZER) },
-    });
+    await writer
+      .patchCredential(name, {
+        metadata: { resourceVersion: credential.metadata.resourceVersion, finalizers: credential.metadata.finalizers.filter((f) => f !== FINALIZER) },
+      })
+      .catch((err: unknown) => {
+        if (!isKind(err, 'NotFound')) throw err;
+      });
   }
 
   private async orphanSecret(secret: SecretView): Promise<void> {
@@ -516,6 +573,18 @@ function parseTime(value: string | undefined): Date | undefined {
   if (!value) return undefined;
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? undefined : new Date(ms);
+}
+
+/** The failure the last attempt reported, kept while waiting for the next one. */
+function tokenProblem(status: RegistryCredential['status']): { reason: string; message: string } | undefined {
+  const token = status?.conditions?.find((c) => c.type === 'TokenAvailable');
+  if (!token) return undefined;
+  if (token.status === 'False' && token.reason !== 'Expired') return { reason: token.reason, message: token.message };
+  if (token.reason === 'RefreshFailing') {
+    const match = /^refresh failed \(([A-Za-z]+)\): (.*); the published credential stays valid/.exec(token.message);
+    if (match) return { reason: match[1]!, message: match[2]! };
+  }
+  return undefined;
 }
 
 function expiredError(published: MintedCredential, detail: string): { reason: string; message: string } {

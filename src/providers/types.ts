@@ -39,7 +39,12 @@ export class ProviderError extends Error {
   }
 }
 
+/** Which RegistryCredential a mint is for (e.g. the ECR role session is named after it). */
+export interface MintContext {
+  credentialName: string;
+}
+
 export interface Provider {
   readonly name: ProviderName;
-  mint(spec: RegistryCredentialSpec, sources: SourceReader, signal: AbortSignal): Promise<MintedCredential>;
+  mint(spec: RegistryCredentialSpec, sources: SourceReader, signal: AbortSignal, context?: MintContext): Promise<MintedCredential>;
 }

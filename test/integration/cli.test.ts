@@ -50,7 +50,9 @@ describe('regcred local', () => {
   it('starts a control plane, writes DIR/kubeconfig, prints how to use it, and shuts down on Ctrl-C', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'regcred-local-cli-'));
     const child = spawn(process.execPath, [CLI, 'local', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<string>((done) => child.once('exit', (code, signal) => done(`code ${code} signal ${signal}`)));
     const output: string[] = [];
     await new Promise<void>((ready, failed) => {
       createInterface({ input: child.stdout }).on('line', (line) => {
@@ -63,7 +65,11 @@ describe('regcred local', () => {
     expect(existsSync(join(dir, 'kubeconfig'))).toBe(true);
     expect(readFileSync(join(dir, 'kubeconfig'), 'utf8')).toMatch(/current-context: regcred-local/);
 
+    // As a person would: a moment after the prompt, Ctrl-C.
+    await new Promise((r) => setTimeout(r, 300));
     child.kill('SIGINT');
-    expect(await exited).toBe(0);
+    const how = await exited;
+    if (how !== 'code 0 signal null') throw new Error(`regcred local ended with ${how}; stderr:\n${stderr}`);
+    expect(stderr).toContain('stopping the local control plane (SIGINT)');
   }, 120_000);
 });
