@@ -21,6 +21,7 @@ import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { RegistryCredentialSpec } from '../api/types.js';
 import { buildDockerConfigJson } from '../desired/dockerconfig.js';
 import { ProviderError, type MintedCredential, type Provider, type SourceReader } from './types.js';
+import { untilAborted } from './abort.js';
 
 export interface AwsCredentials {
   accessKeyId: string;
@@ -140,7 +141,7 @@ export function createEcrProvider(deps: EcrProviderDeps): Provider & {
       ctx.identity = `the keys in ${ctx.source.ref}`;
     } else {
       ctx.identity = `the operator's own AWS credentials (${ctx.source.description})`;
-      credentials = await call(ctx, () => abortable(defaultCredentials({ region, requestHandler }), signal));
+      credentials = await call(ctx, () => untilAborted(defaultCredentials({ region, requestHandler }), signal));
       ctx.secrets.push(credentials.secretAccessKey, ...(credentials.sessionToken ? [credentials.sessionToken] : []));
     }
 
@@ -329,29 +330,6 @@ function proxyHost(endpoint: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Rejects with an AbortError when the signal fires first; for steps that take no signal of their own. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
-
-function abortError(signal: AbortSignal): Error {
-  return Object.assign(new Error('the operation was aborted'), { name: 'AbortError', cause: signal.reason as unknown });
 }
 
 const THROTTLING = new Set([

@@ -30,6 +30,7 @@ import {
 import type { GcrSource, RegistryCredentialSpec } from '../api/types.js';
 import { buildDockerConfigJson } from '../desired/dockerconfig.js';
 import { ProviderError, type MintedCredential, type Provider, type SourceReader } from './types.js';
+import { untilAborted } from './abort.js';
 
 export const GOOGLE_CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 /** The fixed username Google's registries accept with an OAuth access token as the password. */
@@ -331,28 +332,6 @@ function newTransporter(signal: AbortSignal, timeoutMs: number, redirect: URL | 
     });
   }
   return transporter;
-}
-
-/** The metadata-server path (gcp-metadata) does not use the transporter: the signal still bounds the mint. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => undefined);
-    return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------
