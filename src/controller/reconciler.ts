@@ -194,7 +194,9 @@ export class Reconciler {
       const lastError = tokenProblem(previous);
       if (published && isStillValid(published, now)) {
         minted = published;
-        if (lastError && refresh.failedAttempts > 0) facts.refreshError = lastError;
+        // Still failing, waiting for the next attempt: TokenAvailable says so until an attempt succeeds.
+        const token = previous.conditions?.find((c) => c.type === 'TokenAvailable');
+        if (refresh.failedAttempts > 0 && token?.reason === 'RefreshFailing') facts.keptTokenCondition = token;
       } else if (published) {
         facts.credentialError = expiredError(published, lastError?.message ?? `next attempt at ${toKubeTime(refresh.nextRefreshTime ?? now)}`);
       } else {
@@ -575,16 +577,11 @@ function parseTime(value: string | undefined): Date | undefined {
   return Number.isNaN(ms) ? undefined : new Date(ms);
 }
 
-/** The failure the last attempt reported, kept while waiting for the next one. */
+/** The failure the last attempt reported (TokenAvailable=False), kept while waiting for the next one. */
 function tokenProblem(status: RegistryCredential['status']): { reason: string; message: string } | undefined {
   const token = status?.conditions?.find((c) => c.type === 'TokenAvailable');
-  if (!token) return undefined;
-  if (token.status === 'False' && token.reason !== 'Expired') return { reason: token.reason, message: token.message };
-  if (token.reason === 'RefreshFailing') {
-    const match = /^refresh failed \(([A-Za-z]+)\): (.*); the published credential stays valid/.exec(token.message);
-    if (match) return { reason: match[1]!, message: match[2]! };
-  }
-  return undefined;
+  if (!token || token.status !== 'False' || token.reason === 'Expired') return undefined;
+  return { reason: token.reason, message: token.message };
 }
 
 function expiredError(published: MintedCredential, detail: string): { reason: string; message: string } {

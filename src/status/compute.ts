@@ -22,6 +22,8 @@ export interface ReconcileFacts {
   credentialError?: { reason: string; message: string };
   /** A refresh failed but the published credential is still valid and stays in use. */
   refreshError?: { reason: string; message: string };
+  /** Waiting to retry a failing refresh: TokenAvailable stays exactly as the last attempt left it. */
+  keptTokenCondition?: { status: ConditionStatus; reason: string; message: string };
   /** The refresh schedule after this reconcile (absent: unchanged). */
   refresh?: { nextRefreshTime?: Date; failedAttempts: number };
   secretName: string;
@@ -48,6 +50,10 @@ function plural(n: number, word: string): string {
 function tokenCondition(f: ReconcileFacts): ConditionValue {
   if (f.invalid) return { status: 'False', reason: f.invalid.reason, message: f.invalid.message };
   if (f.credentialError) return { status: 'False', ...f.credentialError };
+  if (f.keptTokenCondition) {
+    const { status, reason, message } = f.keptTokenCondition;
+    return { status, reason, message };
+  }
   if (f.refreshError && f.credential) {
     const until = f.credential.expiresAt ? ` until ${toKubeTime(f.credential.expiresAt)}` : '';
     return {

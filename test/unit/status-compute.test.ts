@@ -532,3 +532,17 @@ describe('statusTransitions', () => {
     expect(statusTransitions(conflicted, recovered)).toEqual([{ type: 'Normal', reason: 'Recovered', message: `Secret ${SECRET} is current in 3 namespaces` }]);
   });
 });
+
+describe('computeStatus while a failing refresh waits for its next attempt', () => {
+  it('keeps TokenAvailable as the failed attempt left it, with Ready still True', () => {
+    const kept = { status: 'True' as const, reason: 'RefreshFailing', message: 'refresh failed (ProviderUnreachable): cannot reach ECR; the published credential stays valid' };
+    const status = computeStatus(
+      credential(),
+      facts({ keptTokenCondition: kept, refresh: { failedAttempts: 2, nextRefreshTime: EXPIRES } }),
+    );
+    const token = status.conditions?.find((c) => c.type === 'TokenAvailable');
+    expect(token).toMatchObject(kept);
+    expect(status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    expect(status.failedRefreshAttempts).toBe(2);
+  });
+});
