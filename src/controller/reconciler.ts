@@ -147,63 +147,8 @@ export class Reconciler {
     const { targets } = targetNamespaces(spec.namespaces, view.namespaces());
     facts.targets = targets.length;
 
-    const previous = credential.status ?? {};
     const expiring = validation.provider !== 'static';
-    const published = expiring ? this.publishedCredential(name, secretName) : undefined;
-    const sourceVersion = this.sourceVersion(credential);
-    const refresh: RefreshInput = {
-      now,
-      expiring,
-      // A changed spec, or a changed source Secret (rotated cloud keys), calls for a new credential now.
-      specChanged: this.specChanged(credential, previous.observedGeneration) || this.sourceChanged(name, sourceVersion),
-      published,
-      nextRefreshTime: parseTime(previous.nextRefreshTime),
-      failedAttempts: previous.failedRefreshAttempts ?? 0,
-    };
-    let minted: MintedCredential | undefined;
-    let mintedNow = false;
-    if (mintDue(refresh)) {
-      this.mintedSourceVersions.set(name, sourceVersion);
-      this.mintedGenerations.set(name, credential.metadata.generation);
-      try {
-        minted = await this.mint(credential, validation.provider);
-        mintedNow = true;
-        facts.refresh = {
-          failedAttempts: 0,
-          nextRefreshTime: nextRefreshAfterSuccess({ now, expiresAt: minted.expiresAt, schedule: spec.refresh?.schedule, random: this.deps.random }),
-        };
-        if (refresh.failedAttempts > 0) log.info({ after: refresh.failedAttempts }, 'refresh succeeded after failures');
-      } catch (err) {
-        if (!(err instanceof ProviderError)) throw err;
-        if (expiring) {
-          // Every failure backs off, persisted in status, so neither events nor restarts call the provider hot.
-          const attempts = refresh.failedAttempts + 1;
-          facts.refresh = { failedAttempts: attempts, nextRefreshTime: nextRetryAfterFailure({ now, attempts, random: this.deps.random }) };
-          log.warn({ reason: err.reason, attempts, retryAt: facts.refresh.nextRefreshTime }, 'mint failed');
-        }
-        if (published && isStillValid(published, now)) {
-          // The last good credential stays in place, and keeps serving new namespaces, until it expires.
-          minted = published;
-          facts.refreshError = { reason: err.reason, message: err.message };
-        } else {
-          facts.credentialError = published ? expiredError(published, err.message) : { reason: err.reason, message: err.message };
-        }
-      }
-    } else {
-      facts.refresh = { failedAttempts: refresh.failedAttempts, nextRefreshTime: refresh.nextRefreshTime };
-      const lastError = tokenProblem(previous);
-      if (published && isStillValid(published, now)) {
-        minted = published;
-        // Still failing, waiting for the next attempt: TokenAvailable says so until an attempt succeeds.
-        const token = previous.conditions?.find((c) => c.type === 'TokenAvailable');
-        if (refresh.failedAttempts > 0 && token?.reason === 'RefreshFailing') facts.keptTokenCondition = token;
-      } else if (published) {
-        facts.credentialError = expiredError(published, lastError?.message ?? `next attempt at ${toKubeTime(refresh.nextRefreshTime ?? now)}`);
-      } else {
-        // Waiting for the next attempt: the reason stays the one the last attempt gave.
-        facts.credentialError = lastError ?? { reason: 'RefreshPending', message: `no credential yet; next attempt at ${toKubeTime(refresh.nextRefreshTime ?? now)}` };
-      }
-    }
+    const { minted, mintedNow } = await this.obtainCredential(credential, validation.provider, secretName, facts, log);
 
     if (!minted) {
       // What is published stays in place: count it as it is.
@@ -211,12 +156,10 @@ export class Reconciler {
       await this.writeStatus(credential, facts, log);
       return this.requeueAt(facts.refresh?.nextRefreshTime);
     }
-    const credentialToPublish = minted;
-
     const targetSet = new Set(targets);
     const claims = this.competingClaims(credential, secretName);
     const results = await Promise.all(
-      targets.map((ns) => this.limit(() => this.syncSecret(credential, ns, secretName, credentialToPublish, claims.get(ns), log))),
+      targets.map((ns) => this.limit(() => this.syncSecret(credential, ns, secretName, minted, claims.get(ns), log))),
     );
     const syncedNamespaces = results.filter((r) => r.synced).map((r) => r.namespace);
     facts.synced = syncedNamespaces.length;
@@ -277,6 +220,82 @@ export class Reconciler {
       return { registries: parsed.value.registries, dockerConfigJson, expiresAt };
     }
     return undefined;
+  }
+
+  /**
+   * The credential to publish this time: a new mint when one is due, else
+   * the still-valid one our Secrets hold. Records in `facts` what status
+   * must say about it.
+   */
+  private async obtainCredential(
+    credential: RegistryCredential,
+    provider: ProviderName,
+    secretName: string,
+    facts: ReconcileFacts,
+    log: Logger,
+  ): Promise<{ minted?: MintedCredential; mintedNow: boolean }> {
+    const name = credential.metadata.name;
+    const spec = credential.spec;
+    const now = facts.now;
+    const previous = credential.status ?? {};
+    const expiring = provider !== 'static';
+    const published = expiring ? this.publishedCredential(name, secretName) : undefined;
+    const sourceVersion = this.sourceVersion(credential);
+    const refresh: RefreshInput = {
+      now,
+      expiring,
+      // A changed spec, or a changed source Secret (rotated cloud keys), calls for a new credential now.
+      specChanged: this.specChanged(credential, previous.observedGeneration) || this.sourceChanged(name, sourceVersion),
+      published,
+      nextRefreshTime: parseTime(previous.nextRefreshTime),
+      failedAttempts: previous.failedRefreshAttempts ?? 0,
+    };
+    let minted: MintedCredential | undefined;
+    let mintedNow = false;
+    if (mintDue(refresh)) {
+      this.mintedSourceVersions.set(name, sourceVersion);
+      this.mintedGenerations.set(name, credential.metadata.generation);
+      try {
+        minted = await this.mint(credential, provider);
+        mintedNow = true;
+        facts.refresh = {
+          failedAttempts: 0,
+          nextRefreshTime: nextRefreshAfterSuccess({ now, expiresAt: minted.expiresAt, schedule: spec.refresh?.schedule, random: this.deps.random }),
+        };
+        if (refresh.failedAttempts > 0) log.info({ after: refresh.failedAttempts }, 'refresh succeeded after failures');
+      } catch (err) {
+        if (!(err instanceof ProviderError)) throw err;
+        if (expiring) {
+          // Every failure backs off, persisted in status, so neither events nor restarts call the provider hot.
+          const attempts = refresh.failedAttempts + 1;
+          facts.refresh = { failedAttempts: attempts, nextRefreshTime: nextRetryAfterFailure({ now, attempts, random: this.deps.random }) };
+          log.warn({ reason: err.reason, attempts, retryAt: facts.refresh.nextRefreshTime }, 'mint failed');
+        }
+        if (published && isStillValid(published, now)) {
+          // The last good credential stays in place, and keeps serving new namespaces, until it expires.
+          minted = published;
+          facts.refreshError = { reason: err.reason, message: err.message };
+        } else {
+          facts.credentialError = published ? expiredError(published, err.message) : { reason: err.reason, message: err.message };
+        }
+      }
+    } else {
+      facts.refresh = { failedAttempts: refresh.failedAttempts, nextRefreshTime: refresh.nextRefreshTime };
+      const lastError = tokenProblem(previous);
+      if (published && isStillValid(published, now)) {
+        minted = published;
+        // Still failing, waiting for the next attempt: TokenAvailable says so until an attempt succeeds.
+        const token = previous.conditions?.find((c) => c.type === 'TokenAvailable');
+        if (refresh.failedAttempts > 0 && token?.reason === 'RefreshFailing') facts.keptTokenCondition = token;
+      } else if (published) {
+        facts.credentialError = expiredError(published, lastError?.message ?? `next attempt at ${toKubeTime(refresh.nextRefreshTime ?? now)}`);
+      } else {
+        // Waiting for the next attempt: the reason stays the one the last attempt gave.
+        facts.credentialError = lastError ?? { reason: 'RefreshPending', message: `no credential yet; next attempt at ${toKubeTime(refresh.nextRefreshTime ?? now)}` };
+      }
+    }
+
+    return { minted, mintedNow };
   }
 
   private async mint(credential: RegistryCredential, providerName: ProviderName): Promise<MintedCredential> {
