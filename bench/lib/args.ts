@@ -1,0 +1,115 @@
+/** The benchmark's command line: `npm run bench -- [--quick] [--sizes 100,1000,5000] [--scenarios ...]`. */
+
+export const SCENARIOS = ['fanout', 'steady', 'newns', 'rotation', 'memory'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  sizes: number[];
+  scenarios: Set<Scenario>;
+  /** Control plane state directory; emptied at start. */
+  dir: string;
+  /** The CronJob script is timed over every namespace up to this size, over a sample above it. */
+  cronjobFullMax: number;
+  cronjobSample: number;
+  newNamespaces: number;
+  newNamespacesPerSecond: number;
+  resyncs: number;
+  unrelatedSecrets: number;
+  writeConcurrency: number;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --quick                  sizes 100 and 1,000 namespaces
+  --sizes 100,1000,5000    namespace counts (default 100,1000,5000)
+  --scenarios LIST         any of ${SCENARIOS.join(',')} (default: all)
+  --cronjob-full-max N     time the CronJob script over every namespace up to N namespaces (default 1000);
+                           above that, time it over a sample and extrapolate (labelled as such)
+  --cronjob-sample N       sample size for the extrapolated CronJob figure (default 250)
+  --new-namespaces N       namespaces created one by one for the latency scenario (default 50)
+  --new-namespace-rate R   namespaces created per second (default 5)
+  --resyncs N              periodic resyncs to observe in the steady-state scenario (default 5)
+  --unrelated-secrets N    unrelated Opaque Secrets created before the memory comparison (default 2000)
+  --dir DIR                control plane state directory (default .regcred/bench; emptied first)`;
+
+export class UsageError extends Error {}
+
+export function parseArgs(argv: readonly string[]): BenchOptions {
+  const options: BenchOptions = {
+    sizes: [100, 1000, 5000],
+    scenarios: new Set(SCENARIOS),
+    dir: '.regcred/bench',
+    cronjobFullMax: 1000,
+    cronjobSample: 250,
+    newNamespaces: 50,
+    newNamespacesPerSecond: 5,
+    resyncs: 5,
+    unrelatedSecrets: 2000,
+    // The operator's default --write-concurrency (src/config.ts); the floor client uses the same.
+    writeConcurrency: 16,
+  };
+  const args = [...argv];
+  const value = (flag: string): string => {
+    const next = args.shift();
+    if (next === undefined || next.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+    return next;
+  };
+  const positive = (flag: string, raw: string, max: number): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} "${raw}" must be a whole number from 1 to ${max}`);
+    return n;
+  };
+  while (args.length > 0) {
+    const arg = args.shift()!;
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const take = (): string => inline ?? value(flag);
+    switch (flag) {
+      case '--quick':
+        options.sizes = [100, 1000];
+        break;
+      case '--sizes':
+        options.sizes = take()
+          .split(',')
+          .filter(Boolean)
+          .map((s) => positive('--sizes', s.trim(), 20_000));
+        break;
+      case '--scenarios': {
+        const names = take().split(',').map((s) => s.trim()).filter(Boolean);
+        for (const name of names) {
+          if (!(SCENARIOS as readonly string[]).includes(name)) throw new UsageError(`unknown scenario "${name}"; known: ${SCENARIOS.join(', ')}`);
+        }
+        options.scenarios = new Set(names as Scenario[]);
+        break;
+      }
+      case '--cronjob-full-max':
+        options.cronjobFullMax = positive(flag, take(), 1_000_000);
+        break;
+      case '--cronjob-sample':
+        options.cronjobSample = positive(flag, take(), 100_000);
+        break;
+      case '--new-namespaces':
+        options.newNamespaces = positive(flag, take(), 1000);
+        break;
+      case '--new-namespace-rate':
+        options.newNamespacesPerSecond = positive(flag, take(), 100);
+        break;
+      case '--resyncs':
+        options.resyncs = positive(flag, take(), 100);
+        break;
+      case '--unrelated-secrets':
+        options.unrelatedSecrets = positive(flag, take(), 50_000);
+        break;
+      case '--dir':
+        options.dir = take();
+        break;
+      case '--help':
+      case '-h':
+        throw new UsageError('');
+      default:
+        throw new UsageError(`unknown option "${arg}"`);
+    }
+  }
+  if (options.sizes.length === 0) throw new UsageError('--sizes needs at least one size');
+  if (options.scenarios.size === 0) throw new UsageError('--scenarios needs at least one scenario');
+  options.sizes = [...new Set(options.sizes)].sort((a, b) => a - b);
+  return options;
+}

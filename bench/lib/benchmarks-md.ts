@@ -1,0 +1,71 @@
+import type { BenchResults } from './results.js';
+
+/** BENCHMARKS.md: how the figures are made, then the latest run's report as it is. */
+export function benchmarksMarkdown(results: BenchResults, latest: string): string {
+  const m = results.machine;
+  return `# Benchmarks
+
+Measured by \`npm run bench\` (code in \`bench/\`), never assumed. This file is rewritten by every run; the
+figures below come from:
+
+- **Command:** \`${results.command}\`
+- **Machine:** ${m.nproc} CPUs (\`nproc\`), ${m.memTotalGiB} GiB memory, CPU \`${m.cpuModel}\` (from /proc/cpuinfo), Linux ${m.kernel}
+- **Software:** Node ${m.node}, kubectl ${m.kubectl}, local control plane ${m.kubernetes}
+- **When:** ${results.startedAt} (${results.durationS ?? '?'} s)
+
+Everything ran on this one machine: the control plane, the operator, the benchmark's own clients and the
+kubectl processes shared its CPUs, so the figures include that contention. Only loopback traffic.
+
+## How it measures
+
+One real local control plane (kube-apiserver, etcd and the controller manager from \`regcred local\`,
+with the API audit log on) serves the whole run. At each size N there are N namespaces labelled
+\`regcred-bench/target=true\`, and the benchmark waits until the controller manager has created the
+\`default\` ServiceAccount in every one of them before timing anything. The operator is the built CLI
+(\`node dist/cli.js run --context regcred-operator …\`), a separate process under its own least-privilege
+identity, with default flags unless said otherwise. Writes are counted from the audit log by user name.
+
+1. **Fan-out.** One static \`RegistryCredential\` (source Secret \`regcred-system/bench-source\` with
+   username/password) selects the N namespaces by label. Timed from the create request to the first poll
+   that shows, in every namespace, a Secret holding the right credential and a \`default\` ServiceAccount
+   listing it. Polls are two list calls (Secrets by label selector, ServiceAccounts by field selector
+   \`metadata.name=default\`), parsed with plain JSON.parse; after each poll the benchmark waits 200 ms or as
+   long as the poll took, whichever is longer, so polling takes at most half of the wall time and the figure
+   is late by at most one such period. The operator's CPU time (utime + stime from /proc/<pid>/stat) over
+   the same interval is reported beside it.
+   The same end state is produced, from the same clean state, by
+   - **the CronJob approach**: one bash script, as a CronJob would run it, under its own ServiceAccount
+     (\`bench-system/bench-cronjob\`, rights for exactly its calls): \`kubectl get namespaces -l …\`, then per
+     namespace, in sequence, \`kubectl create secret docker-registry … --dry-run=client -o yaml | kubectl apply -f -\`
+     and \`kubectl patch serviceaccount default -p '{"imagePullSecrets":[…]}'\`. Above
+     \`--cronjob-full-max\` namespaces (default 1,000) it is timed over the first \`--cronjob-sample\`
+     namespaces (default 250) and extrapolated linearly, and the table says so.
+   - **the floor**: a minimal @kubernetes/client-node client, as the operator's identity, doing exactly one
+     Secret create and one ServiceAccount merge patch per namespace, 16 at a time (the operator's default
+     \`--write-concurrency\`). Its time is when its last write returned.
+2. **Steady state.** With everything converged, a fresh operator runs with \`--resync-seconds 2\` (and
+   \`--log-level debug\`, because "periodic resync" is a debug line) until it has logged the wanted number of
+   resyncs. Every request its identity made from spawn to stop is read from the audit log; writes must be 0.
+   Provider calls are 0 by construction for a static credential (it reads its source from the informer
+   cache), so the figure is stated, not measured.
+3. **New namespace latency.** While the operator runs at size N, 50 labelled namespaces are created one by
+   one at 5 per second. Per namespace: from the create request to the moment the benchmark's **watches**
+   (Secrets by label selector; default ServiceAccounts by field selector) have shown both the Secret and the
+   ServiceAccount's entry. The controller manager creates the ServiceAccount itself (its client is limited
+   to 20 requests/s), so that part is shown separately.
+4. **Rotation.** The source Secret gets a new password; timed until every target namespace's Secret holds it
+   (list polls as in 1).
+5. **Memory and start-up.** VmRSS and VmHWM from /proc/<pid>/status: of the fan-out operator right after
+   it converged, and of a fresh operator over the converged state (median of 5 samples once its first
+   reconcile is done). Start-up is spawn to the "caches synced" log line. At the largest size, two fresh
+   operators are compared, without and with ${results.options.unrelatedSecrets as number} unrelated Opaque
+   Secrets in 20 namespaces the credential does not target. Heap is not reported: the operator does not
+   expose it.
+
+A figure that did not converge within its (size-scaled) timeout is printed as "did not converge".
+
+## Latest run
+
+${latest}
+`;
+}

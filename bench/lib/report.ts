@@ -1,0 +1,200 @@
+import { formatSummary, type RequestSummary } from './audit.js';
+import type { BenchResults, FreshStart, SizeResult, Timed } from './results.js';
+
+const DID_NOT_CONVERGE = 'did not converge';
+
+function seconds(ms: number | undefined): string {
+  if (ms === undefined) return DID_NOT_CONVERGE;
+  return ms >= 100_000 ? `${(ms / 1000).toFixed(0)} s` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+function timed(t: Timed | undefined): string {
+  return t ? seconds(t.ms) : '–';
+}
+
+function ratio(r: number | undefined): string {
+  return r === undefined ? '–' : `${r.toFixed(r >= 10 ? 0 : 1)}×`;
+}
+
+function mib(v: number | undefined): string {
+  return v === undefined ? '–' : `${v.toFixed(1)} MiB`;
+}
+
+function ms(v: number | undefined): string {
+  return v === undefined ? '–' : `${Math.round(v)} ms`;
+}
+
+function cpu(v: number | undefined): string {
+  return v === undefined ? '–' : `${v.toFixed(1)} s`;
+}
+
+function total(s: RequestSummary | undefined): string {
+  return s === undefined ? '–' : String(s.total);
+}
+
+interface Row {
+  metric: string;
+  cells: string[];
+}
+
+/** The figures, one column per size. */
+export function rows(results: BenchResults): Row[] {
+  const sizes = results.sizes;
+  const row = (metric: string, cell: (s: SizeResult) => string): Row => ({ metric, cells: sizes.map(cell) });
+  const out: Row[] = [];
+  const any = (pick: (s: SizeResult) => unknown): boolean => sizes.some((s) => pick(s) !== undefined);
+
+  out.push(row('Target namespaces (default SA in each)', (s) => String(s.fanout?.targets ?? s.size)));
+  if (any((s) => s.fanout)) {
+    out.push(row('Fan-out: operator, apply → every Secret + SA entry', (s) => timed(s.fanout?.operator)));
+    out.push(row('  of which every Secret in place', (s) => (s.fanout?.operator.secretsMs === undefined ? '–' : seconds(s.fanout.operator.secretsMs))));
+  }
+  if (any((s) => s.fanout?.floor)) {
+    out.push(row('Fan-out: floor client (16 concurrent writes)', (s) => timed(s.fanout?.floor)));
+    out.push(
+      row('Fan-out: CronJob script (sequential kubectl)', (s) => {
+        const c = s.fanout?.cronjob;
+        if (!c) return '–';
+        if (c.ms === undefined) return DID_NOT_CONVERGE;
+        return c.extrapolated ? `${seconds(c.ms)} (extrapolated from ${c.measuredNamespaces} ns)` : seconds(c.ms);
+      }),
+    );
+    out.push(row('  CronJob time per namespace', (s) => (s.fanout?.cronjob?.perNamespaceMs === undefined ? '–' : ms(s.fanout.cronjob.perNamespaceMs))));
+    out.push(row('Ratio operator / floor', (s) => ratio(s.fanout?.operatorOverFloor)));
+    out.push(row('Ratio CronJob / operator', (s) => ratio(s.fanout?.cronjobOverOperator)));
+  }
+  if (any((s) => s.fanout)) {
+    out.push(row('API writes during fan-out: operator', (s) => total(s.fanout?.operator.writes)));
+    out.push(row('CPU time during fan-out: operator / floor client', (s) => `${cpu(s.fanout?.operator.cpuS)} / ${cpu(s.fanout?.floor?.cpuS)}`));
+  }
+  if (any((s) => s.fanout?.floor)) {
+    out.push(row('API writes during fan-out: floor / CronJob (measured ns)', (s) => `${total(s.fanout?.floor?.writes)} / ${total(s.fanout?.cronjob?.writes)}`));
+  }
+  if (any((s) => s.rotation)) {
+    out.push(row('Rotation: source changed → every Secret has it', (s) => timed(s.rotation)));
+    out.push(row('  operator writes / CPU time during rotation', (s) => (s.rotation ? `${total(s.rotation.writes)} / ${cpu(s.rotation.cpuS)}` : '–')));
+  }
+  if (any((s) => s.newns)) {
+    out.push(
+      row('New namespace → Secret + SA entry p50 / p95 / p99', (s) => {
+        const n = s.newns;
+        if (!n) return '–';
+        if (n.p50 === undefined) return `${DID_NOT_CONVERGE} (${n.converged}/${n.count})`;
+        return `${Math.round(n.p50)} / ${Math.round(n.p95!)} / ${Math.round(n.p99!)} ms`;
+      }),
+    );
+    out.push(row('  of which controller manager creates the SA, p50', (s) => ms(s.newns?.serviceAccountCreatedP50)));
+    out.push(row('  SA appears → SA carries the entry, p50 / p95', (s) => (s.newns ? `${ms(s.newns.patchAfterServiceAccountP50)} / ${ms(s.newns.patchAfterServiceAccountP95)}` : '–')));
+    out.push(row('  Secret present, p50 / p95', (s) => (s.newns ? `${ms(s.newns.secretP50)} / ${ms(s.newns.secretP95)}` : '–')));
+  }
+  if (any((s) => s.steady)) {
+    out.push(row('Steady state: periodic resyncs observed (2 s)', (s) => (s.steady ? `${s.steady.resyncsObserved}` : '–')));
+    out.push(row('Steady state: operator writes (must be 0)', (s) => total(s.steady?.writes)));
+    out.push(row('Steady state: provider calls', (s) => (s.steady ? '0 (static, by construction)' : '–')));
+  }
+  if (any((s) => s.memory)) {
+    out.push(row('Operator RSS after converging (fan-out process)', (s) => mib(s.memory?.rssAfterConvergeMiB)));
+    if (any((s) => s.memory?.rssAfterNewNamespacesMiB ?? s.memory?.rssAfterRotationMiB)) {
+      out.push(row('  same process after rotation / new namespaces', (s) => `${mib(s.memory?.rssAfterRotationMiB)} / ${mib(s.memory?.rssAfterNewNamespacesMiB)}`));
+    }
+    out.push(row('  same process, peak RSS (VmHWM)', (s) => mib(s.memory?.peakRssMiB ?? s.memory?.peakRssDuringFanOutMiB)));
+    out.push(row('Fresh operator: start → "caches synced"', (s) => ms(s.memory?.fresh?.startToCachesSyncedMs)));
+    out.push(row('Fresh operator: RSS over converged state', (s) => mib(s.memory?.fresh?.rssMiB)));
+  }
+  return out;
+}
+
+export function textTable(results: BenchResults): string {
+  const header = ['', ...results.sizes.map((s) => `${s.size} ns`)];
+  const body = rows(results).map((r) => [r.metric, ...r.cells]);
+  const widths = header.map((_, i) => Math.max(...[header, ...body].map((line) => (line[i] ?? '').length)));
+  const fmtLine = (line: string[]): string => line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  return [fmtLine(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(fmtLine)].join('\n');
+}
+
+export function markdownTable(results: BenchResults): string {
+  const header = `| | ${results.sizes.map((s) => `${s.size} namespaces`).join(' | ')} |`;
+  const rule = `|---|${results.sizes.map(() => '---:').join('|')}|`;
+  const body = rows(results).map((r) => `| ${r.metric.replace(/^ {2}/, '&nbsp;&nbsp;')} | ${r.cells.join(' | ')} |`);
+  return [header, rule, ...body].join('\n');
+}
+
+function unrelatedSection(results: BenchResults): string[] {
+  const lines: string[] = [];
+  for (const s of results.sizes) {
+    const u = s.memory?.unrelated;
+    if (!u) continue;
+    const runs = (list: FreshStart[], pick: (r: FreshStart) => string): string => list.map(pick).join('; ');
+    lines.push(
+      `### Memory with unrelated Secrets (${s.size} target namespaces)`,
+      '',
+      `${u.secrets} Opaque Secrets (1 KiB of data each, ${(u.listBytes / 1024 / 1024).toFixed(1)} MiB as a list call returns them) in ${u.namespaces} namespaces the credential does not target. ${u.without.length} fresh operators over the converged state without them, then ${u.with.length} with them; the namespaces and their ServiceAccounts exist in all runs, only the Secrets differ. Each RSS is the median of 5 VmRSS samples taken once the first reconcile is done (${(3 + s.size / 2000).toFixed(1)} s after "caches synced").`,
+      '',
+      '| | without | with |',
+      '|---|---:|---:|',
+      `| start → "caches synced" (per run) | ${runs(u.without, (r) => ms(r.startToCachesSyncedMs))} | ${runs(u.with, (r) => ms(r.startToCachesSyncedMs))} |`,
+      `| RSS (per run) | ${runs(u.without, (r) => mib(r.rssMiB))} | ${runs(u.with, (r) => mib(r.rssMiB))} |`,
+      `| objects in the informer caches | ${formatCached(u.without[0]?.cached)} | ${formatCached(u.with[0]?.cached)} |`,
+      '',
+      `Mean RSS difference, with minus without: ${u.deltaMiB >= 0 ? '+' : ''}${u.deltaMiB.toFixed(1)} MiB. The operator's Secret list/watch requests while they existed (from the audit log): ${u.secretRequests.map((r) => `\`${r}\``).join(', ') || 'none'}.`,
+      '',
+    );
+  }
+  return lines;
+}
+
+function formatCached(cached: Record<string, number> | undefined): string {
+  return cached ? Object.entries(cached).map(([k, v]) => `${k} ${v}`).join(', ') : '–';
+}
+
+function details(results: BenchResults): string[] {
+  const lines: string[] = ['### Details per size', ''];
+  for (const s of results.sizes) {
+    lines.push(`**${s.size} namespaces.** Setup: namespaces created in ${seconds(s.setup.createNamespacesMs)}; the controller manager's default ServiceAccounts in all of them after ${seconds(s.setup.defaultServiceAccountsMs)}.`, '');
+    const f = s.fanout;
+    if (f) {
+      lines.push(`- Operator fan-out: ${timed(f.operator)} (${f.operator.polls} list polls, one every ${ms(f.operator.meanPollPeriodMs)} on average; ${f.operator.detail ?? ''}); status afterwards ${JSON.stringify(f.operator.status ?? null)}; warnings logged: ${f.operator.warnings}.`);
+      lines.push(`  - operator writes: ${formatSummary(f.operator.writes)}`);
+      if (f.floor) lines.push(`- Floor: ${timed(f.floor)}${f.floor.detail ? ` (${f.floor.detail})` : ''}; writes: ${formatSummary(f.floor.writes)}`);
+      if (f.cronjob) {
+        const c = f.cronjob;
+        lines.push(
+          `- CronJob script: ${c.extrapolated ? `timed over ${c.measuredNamespaces} namespaces in ${seconds(c.measuredMs)}, extrapolated linearly to ${f.targets}: ${seconds(c.ms)}` : seconds(c.ms)}${c.detail ? ` (${c.detail})` : ''}; writes: ${formatSummary(c.writes)}`,
+        );
+      }
+    }
+    if (s.rotation) lines.push(`- Rotation: ${timed(s.rotation)} (${s.rotation.detail ?? ''}; a list poll every ${ms(s.rotation.meanPollPeriodMs)} on average); operator writes: ${formatSummary(s.rotation.writes)}`);
+    if (s.newns) {
+      const n = s.newns;
+      lines.push(
+        `- New namespaces: ${n.count} at ${n.ratePerSecond}/s (achieved ${n.actualRatePerSecond.toFixed(1)}/s), ${n.converged}/${n.count} converged; max ${ms(n.max)}; measured with ${n.method}; operator CPU ${cpu(n.cpuS)}; operator writes: ${formatSummary(n.writes)}`,
+      );
+    }
+    if (s.steady) {
+      const st = s.steady;
+      lines.push(
+        `- Steady state: fresh operator with --resync-seconds ${st.resyncSeconds}, ${st.resyncsObserved} "periodic resync" lines in ${seconds(st.windowMs)} (spawn to stop), operator CPU ${cpu(st.cpuS)} in all; operator writes: ${formatSummary(st.writes)}; operator reads: ${formatSummary(st.reads)}; provider calls: ${st.providerCalls}.${st.error ? ` Error: ${st.error}` : ''}`,
+      );
+    }
+    if (s.cleanup) lines.push(`- Cleanup before the next size (delete the RegistryCredential, operator removes Secrets and entries): ${timed(s.cleanup)}`);
+    for (const e of s.errors) lines.push(`- **Error:** ${e}`);
+    lines.push('');
+  }
+  return lines;
+}
+
+export function markdownReport(results: BenchResults): string {
+  const m = results.machine;
+  return [
+    `## Results (${results.startedAt.slice(0, 10)})`,
+    '',
+    `Command: \`${results.command}\` (${results.durationS ?? '?'} s in all, one local control plane for the whole run).`,
+    '',
+    `Machine: ${m.nproc} CPUs (nproc), ${m.memTotalGiB} GiB memory, ${m.cpuModel}; Linux ${m.kernel}; Node ${m.node}; kubectl ${m.kubectl}; control plane ${m.kubernetes} (kube-apiserver, etcd and controller manager in one local process, audit log on).`,
+    '',
+    markdownTable(results),
+    '',
+    ...unrelatedSection(results),
+    ...details(results),
+  ].join('\n');
+}

@@ -1,0 +1,232 @@
+/**
+ * `npm run bench`: one real local control plane (with its audit log) for the
+ * whole run; at each size, the scenarios in bench/scenarios/. Prints a table,
+ * writes bench/results/latest.{json,md} and BENCHMARKS.md.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs, USAGE, UsageError, type BenchOptions } from './lib/args.js';
+import { CREDENTIAL_NAME, REGISTRY, SOURCE_SECRET, startOperator, timeoutFor, type BenchContext } from './lib/context.js';
+import {
+  clients,
+  createNamespaces,
+  createSourceSecret,
+  credentialStatus,
+  deleteCredential,
+  namespaceName,
+  OPERATOR_CONTEXT,
+  statusCode,
+  TARGET_LABEL,
+  waitForDefaultServiceAccounts,
+  waitForNamespacesGone,
+} from './lib/kube.js';
+import { describeMachine } from './lib/machine.js';
+import type { OperatorProcess } from './lib/operator.js';
+import { benchmarksMarkdown } from './lib/benchmarks-md.js';
+import { markdownReport, textTable } from './lib/report.js';
+import type { BenchResults, SizeResult } from './lib/results.js';
+import { cronjobKubeconfig } from './lib/setup.js';
+import { errorMessage, progress, repoRoot, waitUntil } from './lib/util.js';
+import { fanOut, waitForCleanState } from './scenarios/fanout.js';
+import { freshStart, unrelatedSecrets } from './scenarios/memory.js';
+import { newNamespaceName, newNamespaces } from './scenarios/newns.js';
+import { rotation } from './scenarios/rotation.js';
+import { steadyState } from './scenarios/steady.js';
+
+type ControlPlaneModule = typeof import('../src/local/control-plane.js');
+type InstallModule = typeof import('../src/local/install.js');
+type ConnectionModule = typeof import('../src/kube/connection.js');
+
+/** The control plane launcher finds its sources from its own location, so it is loaded from the build (dist/). */
+async function loadBuilt<T>(root: string, path: string): Promise<T> {
+  return (await import(pathToFileURL(join(root, 'dist', path)).href)) as T;
+}
+
+function commandLine(argv: readonly string[]): string {
+  return `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+}
+
+async function runSize(ctx: BenchContext, size: number, last: boolean, created: { count: number }): Promise<SizeResult> {
+  const { core } = ctx.admin;
+  const scenarios = ctx.options.scenarios;
+  const targets = Array.from({ length: size }, (_, i) => namespaceName(i));
+  const result: SizeResult = { size, setup: { createNamespacesMs: 0, defaultServiceAccountsMs: 0 }, errors: [] };
+
+  progress(`size ${size}: creating ${Math.max(0, size - created.count)} namespaces (label ${TARGET_LABEL}=true)`);
+  let t = Date.now();
+  await createNamespaces(core, targets.slice(created.count), { [TARGET_LABEL]: 'true' });
+  created.count = Math.max(created.count, size);
+  result.setup.createNamespacesMs = Date.now() - t;
+  t = Date.now();
+  await waitForDefaultServiceAccounts(core, new Set(targets), timeoutFor(120_000, 150, size));
+  result.setup.defaultServiceAccountsMs = Date.now() - t;
+  progress(`size ${size}: default ServiceAccounts present in all ${size} namespaces`);
+
+  let operator: OperatorProcess | undefined;
+  try {
+    const { result: fan, run } = await fanOut(ctx, targets, size, scenarios.has('fanout'));
+    result.fanout = fan;
+    operator = run.operator;
+    if (scenarios.has('memory')) result.memory = { rssAfterConvergeMiB: run.rssAfterConvergeMiB, peakRssDuringFanOutMiB: run.peakRssMiB };
+    if (fan.operator.ms === undefined) throw new Error(`the operator did not converge at ${size} namespaces; the scenarios that start from its end state are skipped`);
+
+    if (scenarios.has('rotation')) {
+      progress(`size ${size}: rotation`);
+      result.rotation = await rotation(ctx, targets, operator);
+      if (result.memory) result.memory.rssAfterRotationMiB = operator.memory().rssKiB / 1024;
+    }
+    if (scenarios.has('newns')) {
+      progress(`size ${size}: ${ctx.options.newNamespaces} new namespaces at ${ctx.options.newNamespacesPerSecond}/s`);
+      result.newns = await newNamespaces(ctx, size, operator);
+      if (result.memory) result.memory.rssAfterNewNamespacesMiB = operator.memory().rssKiB / 1024;
+    }
+    if (result.memory) result.memory.peakRssMiB = operator.memory().hwmKiB / 1024;
+    await operator.stop();
+    if (scenarios.has('steady')) {
+      progress(`size ${size}: steady state (${ctx.options.resyncs} resyncs at 2 s)`);
+      result.steady = await steadyState(ctx, size);
+    }
+    if (scenarios.has('memory')) {
+      result.memory ??= {};
+      if (last) {
+        result.memory.unrelated = await unrelatedSecrets(ctx, size);
+        result.memory.fresh = result.memory.unrelated.without[0];
+      } else {
+        progress(`size ${size}: memory, fresh operator over the converged state`);
+        result.memory.fresh = await freshStart(ctx, `fresh-${size}`, size);
+      }
+    }
+  } catch (err) {
+    result.errors.push(errorMessage(err));
+    progress(`size ${size}: ${errorMessage(err)}`);
+  } finally {
+    await operator?.stop();
+  }
+  if (!last) result.cleanup = await cleanUp(ctx, targets, size);
+  return result;
+}
+
+/** Deletes the RegistryCredential (the operator removes its Secrets and entries) and the namespaces added by the latency scenario. */
+async function cleanUp(ctx: BenchContext, targets: readonly string[], size: number): Promise<SizeResult['cleanup']> {
+  progress(`size ${size}: cleaning up for the next size`);
+  const timeoutMs = timeoutFor(60_000, 60, targets.length);
+  const operator = startOperator(ctx, `cleanup-${size}`);
+  let ms: number | undefined;
+  try {
+    await operator.cachesSynced(timeoutFor(60_000, 20, size));
+    const started = Date.now();
+    await deleteCredential(ctx.admin.custom, CREDENTIAL_NAME);
+    await waitUntil('the RegistryCredential to be gone', async () => ((await credentialStatus(ctx.admin.custom, CREDENTIAL_NAME)) === undefined ? true : undefined), timeoutMs, 250);
+    await waitForCleanState(ctx, new Set(targets));
+    ms = Date.now() - started;
+  } finally {
+    await operator.stop();
+  }
+  const added = Array.from({ length: ctx.options.newNamespaces }, (_, i) => newNamespaceName(size, i));
+  for (const name of added) {
+    try {
+      await ctx.admin.core.deleteNamespace({ name });
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+  }
+  await waitForNamespacesGone(ctx.admin.core, added, 180_000);
+  return { ms, timeoutMs };
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message ? `${err.message}\n` : ''}${USAGE}\n`);
+      return err.message ? 2 : 0;
+    }
+    throw err;
+  }
+  const root = repoRoot();
+  const dir = resolve(root, options.dir);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const resultsDir = join(root, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+
+  const controlPlane = await loadBuilt<ControlPlaneModule>(root, 'local/control-plane.js');
+  const install = await loadBuilt<InstallModule>(root, 'local/install.js');
+  const connection = await loadBuilt<ConnectionModule>(root, 'kube/connection.js');
+
+  const startedAt = new Date();
+  progress(`starting one local control plane with its audit log in ${dir}`);
+  const cp = await controlPlane.startControlPlane({ dir, auditLog: true, progress: (m) => progress(m) });
+  const operators = new Set<OperatorProcess>();
+  let stopping = false;
+  const shutdown = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.all([...operators].map((o) => o.stop()));
+    await cp.stop();
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    progress(`${signal}: stopping the operator and the control plane`);
+    void shutdown().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    if (!cp.auditLog) throw new Error('the control plane did not report an audit log path');
+    await install.installIntoCluster(connection.connect(connection.loadKubeConfig({ kubeconfig: cp.kubeconfig })));
+    const admin = clients(cp.kubeconfig);
+    const machine = await describeMachine(admin.kc);
+    const ctx: BenchContext = {
+      root,
+      options,
+      dir,
+      kubeconfig: cp.kubeconfig,
+      auditLog: cp.auditLog,
+      admin,
+      operatorIdentity: clients(cp.kubeconfig, OPERATOR_CONTEXT),
+      cronjobKubeconfig: await cronjobKubeconfig(admin, dir),
+      credential: { registry: REGISTRY, username: 'bench-user', password: 'pw-initial-0001' },
+      operators,
+    };
+    await createSourceSecret(admin.core, SOURCE_SECRET, ctx.credential.username, ctx.credential.password);
+    progress(`control plane ready (${machine.kubernetes}) at ${cp.server}; sizes ${options.sizes.join(', ')}; scenarios ${[...options.scenarios].join(', ')}`);
+
+    const results: BenchResults = {
+      startedAt: startedAt.toISOString(),
+      command: commandLine(argv),
+      machine,
+      options: { ...options, scenarios: [...options.scenarios] },
+      sizes: [],
+    };
+    const created = { count: 0 };
+    for (const [index, size] of options.sizes.entries()) {
+      const last = index === options.sizes.length - 1;
+      try {
+        results.sizes.push(await runSize(ctx, size, last, created));
+      } catch (err) {
+        // Setup or cleanup failed: the cluster's state is unknown, so the larger sizes would not measure what they say.
+        progress(`size ${size}: ${errorMessage(err)}; stopping here`);
+        results.sizes.push({ size, setup: { createNamespacesMs: 0, defaultServiceAccountsMs: 0 }, errors: [errorMessage(err)] });
+        break;
+      }
+    }
+    results.finishedAt = new Date().toISOString();
+    results.durationS = Math.round((Date.now() - startedAt.getTime()) / 1000);
+
+    const markdown = markdownReport(results);
+    writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(resultsDir, 'latest.md'), `${markdown}\n`);
+    writeFileSync(join(root, 'BENCHMARKS.md'), benchmarksMarkdown(results, markdown));
+    process.stdout.write(`\n${textTable(results)}\n\n`);
+    process.stdout.write(`Full report: bench/results/latest.md (also quoted in BENCHMARKS.md); raw figures: bench/results/latest.json\n`);
+    return results.sizes.some((s) => s.errors.length > 0) ? 1 : 0;
+  } finally {
+    await shutdown();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
