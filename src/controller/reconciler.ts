@@ -89,6 +89,8 @@ export class Reconciler {
   private readonly unmanagedConflicts = new Map<string, number>();
   /** credential → the source Secret's resourceVersion at its last mint. */
   private readonly mintedSourceVersions = new Map<string, string | undefined>();
+  /** credential → the refresh time and attempt count this process last decided (and wrote to status). */
+  private readonly refreshPlans = new Map<string, { nextRefreshTime?: Date; failedAttempts: number }>();
   /** credential → the generation of its last mint: the cached status may not show our status write yet. */
   private readonly mintedGenerations = new Map<string, number | undefined>();
 
@@ -241,14 +243,16 @@ export class Reconciler {
     const expiring = provider !== 'static';
     const published = expiring ? this.publishedCredential(name, secretName) : undefined;
     const sourceVersion = this.sourceVersion(credential);
+    // What this process last decided is newer than the cached status, whose write may not have come back yet.
+    const planned = this.refreshPlans.get(name);
     const refresh: RefreshInput = {
       now,
       expiring,
       // A changed spec, or a changed source Secret (rotated cloud keys), calls for a new credential now.
       specChanged: this.specChanged(credential, previous.observedGeneration) || this.sourceChanged(name, sourceVersion),
       published,
-      nextRefreshTime: parseTime(previous.nextRefreshTime),
-      failedAttempts: previous.failedRefreshAttempts ?? 0,
+      nextRefreshTime: planned ? planned.nextRefreshTime : parseTime(previous.nextRefreshTime),
+      failedAttempts: planned ? planned.failedAttempts : (previous.failedRefreshAttempts ?? 0),
     };
     let minted: MintedCredential | undefined;
     let mintedNow = false;
@@ -295,6 +299,7 @@ export class Reconciler {
       }
     }
 
+    if (facts.refresh && expiring) this.refreshPlans.set(name, facts.refresh);
     return { minted, mintedNow };
   }
 
@@ -537,6 +542,7 @@ export class Reconciler {
     for (const key of this.unmanagedConflicts.keys()) if (key.startsWith(`${name}/`)) this.unmanagedConflicts.delete(key);
     this.mintedSourceVersions.delete(name);
     this.mintedGenerations.delete(name);
+    this.refreshPlans.delete(name);
     const ours = view.managedSecretsOf(name);
     if ((credential.spec.deletionPolicy ?? 'Delete') === 'Delete') {
       const names = new Set([credential.spec.secretName ?? name, ...ours.map((s) => s.metadata.name)]);
