@@ -3,7 +3,8 @@
  * whole run; at each size, the scenarios in bench/scenarios/. Prints a table,
  * writes bench/results/latest.{json,md} and BENCHMARKS.md.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, USAGE, UsageError, type BenchOptions } from './lib/args.js';
@@ -41,6 +42,15 @@ type ConnectionModule = typeof import('../src/kube/connection.js');
 /** The control plane launcher finds its sources from its own location, so it is loaded from the build (dist/). */
 async function loadBuilt<T>(root: string, path: string): Promise<T> {
   return (await import(pathToFileURL(join(root, 'dist', path)).href)) as T;
+}
+
+function sourceVersion(root: string): BenchResults['source'] {
+  const git = (...args: string[]): string | undefined => {
+    const out = spawnSync('git', args, { cwd: root, encoding: 'utf8' });
+    return out.status === 0 ? out.stdout.trim() : undefined;
+  };
+  const commit = git('rev-parse', '--short', 'HEAD');
+  return commit ? { commit, srcDirty: (git('status', '--porcelain', '--', 'src') ?? '') !== '' } : undefined;
 }
 
 function commandLine(argv: readonly string[]): string {
@@ -152,6 +162,9 @@ async function main(argv: readonly string[]): Promise<number> {
   mkdirSync(dir, { recursive: true });
   const resultsDir = join(root, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
+  const operatorDist = join(dir, 'operator-dist');
+  cpSync(join(root, 'dist'), operatorDist, { recursive: true });
+  const source = sourceVersion(root);
 
   const controlPlane = await loadBuilt<ControlPlaneModule>(root, 'local/control-plane.js');
   const install = await loadBuilt<InstallModule>(root, 'local/install.js');
@@ -179,9 +192,10 @@ async function main(argv: readonly string[]): Promise<number> {
     if (!cp.auditLog) throw new Error('the control plane did not report an audit log path');
     await install.installIntoCluster(connection.connect(connection.loadKubeConfig({ kubeconfig: cp.kubeconfig })));
     const admin = clients(cp.kubeconfig);
-    const machine = await describeMachine(admin.kc);
+    const machine = await describeMachine(admin.kc, root);
     const ctx: BenchContext = {
       root,
+      operatorDist,
       options,
       dir,
       kubeconfig: cp.kubeconfig,
@@ -198,6 +212,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const results: BenchResults = {
       startedAt: startedAt.toISOString(),
       command: commandLine(argv),
+      source,
       machine,
       options: { ...options, scenarios: [...options.scenarios] },
       sizes: [],

@@ -10,7 +10,8 @@ figures below come from:
 
 - **Command:** \`${results.command}\`
 - **Machine:** ${m.nproc} CPUs (\`nproc\`), ${m.memTotalGiB} GiB memory, CPU \`${m.cpuModel}\` (from /proc/cpuinfo), Linux ${m.kernel}
-- **Software:** Node ${m.node}, kubectl ${m.kubectl}, local control plane ${m.kubernetes}
+- **Software:** Node ${m.node}, kubectl ${m.kubectl}, local control plane: ${m.kubernetes}
+- **Operator built from:** ${results.source ? `commit ${results.source.commit}${results.source.srcDirty ? ' with uncommitted changes in src/' : ''}` : 'unknown (no git)'}
 - **When:** ${results.startedAt} (${results.durationS ?? '?'} s)
 
 Everything ran on this one machine: the control plane, the operator, the benchmark's own clients and the
@@ -64,7 +65,18 @@ identity, with default flags unless said otherwise. Writes are counted from the 
 
 A figure that did not converge within its (size-scaled) timeout is printed as "did not converge".
 
-## Latest run
+## Reading the figures
+
+- The operator is one Node.js process: its CPU time beside a wall time shows how close it was to using a
+  whole core. On a small shared machine the floor and the operator compete with the API server for the
+  same cores, so their ratio moves by tens of percent from run to run.
+- RSS of the long-running process (after fan-out, rotation, new namespaces) includes garbage that V8 has
+  not collected yet: V8 grows its heap lazily when nothing limits it. The fresh-process rows show what a
+  process holding the same caches needs.
+- Writes are counted per identity from the audit log, so "operator writes" never includes the benchmark's
+  own requests (the floor client writes as the operator's identity, but at a different time).
+
+The rest of this file is \`bench/results/latest.md\` from that run, as the benchmark wrote it.
 
 ${latest}
 `;

@@ -12,6 +12,8 @@ export const REGISTRY = 'registry.bench.example:5000';
 /** What every scenario shares: one control plane for the whole run. */
 export interface BenchContext {
   root: string;
+  /** A copy of dist/ taken right after the build, so a rebuild during the run cannot change the operator under test. */
+  operatorDist: string;
   options: BenchOptions;
   /** Control plane state directory (absolute); operator and script logs go here too. */
   dir: string;
@@ -28,7 +30,7 @@ export interface BenchContext {
 }
 
 export function startOperator(ctx: BenchContext, label: string, logLevel: 'info' | 'debug' = 'info', extraArgs: string[] = []): OperatorProcess {
-  const op = new OperatorProcess({ root: ctx.root, kubeconfig: ctx.kubeconfig, logDir: ctx.dir, label, logLevel, extraArgs });
+  const op = new OperatorProcess({ distDir: ctx.operatorDist, kubeconfig: ctx.kubeconfig, logDir: ctx.dir, label, logLevel, extraArgs });
   ctx.operators.add(op);
   void op.exited.then(() => ctx.operators.delete(op));
   return op;

@@ -2,6 +2,7 @@ import { VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
+import { join } from 'node:path';
 import type { Machine } from './results.js';
 
 function nproc(): number {
@@ -28,13 +29,27 @@ function kubectlVersion(): string {
   }
 }
 
-export async function describeMachine(kc: KubeConfig): Promise<Machine> {
+/**
+ * The local control plane is built from Kubernetes' Go modules, so its /version
+ * says "v0.0.0-master…"; the module version in controlplane/go.mod is the real one.
+ */
+export function controlPlaneModuleVersion(root: string): string | undefined {
+  try {
+    return /^\s*k8s\.io\/kubernetes (v\S+)/m.exec(readFileSync(join(root, 'controlplane', 'go.mod'), 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+export async function describeMachine(kc: KubeConfig, root: string): Promise<Machine> {
   let kubernetes = 'unknown';
   try {
     kubernetes = (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
   } catch {
     // reported as unknown
   }
+  const module = controlPlaneModuleVersion(root);
+  if (module && !kubernetes.startsWith(module)) kubernetes = `Kubernetes ${module} (controlplane/go.mod; /version says ${kubernetes})`;
   return {
     nproc: nproc(),
     memTotalGiB: memTotalGiB(),

@@ -23,7 +23,8 @@ export interface SeenLine {
 }
 
 export interface OperatorRunOptions {
-  root: string;
+  /** The built operator to run: a directory holding cli.js. */
+  distDir: string;
   kubeconfig: string;
   /** Directory for the operator's raw output (one file per process). */
   logDir: string;
@@ -55,7 +56,7 @@ export class OperatorProcess {
     this.child = spawn(
       process.execPath,
       [
-        join(options.root, 'dist', 'cli.js'),
+        join(options.distDir, 'cli.js'),
         'run',
         '--kubeconfig',
         options.kubeconfig,

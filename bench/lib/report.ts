@@ -188,9 +188,9 @@ export function markdownReport(results: BenchResults): string {
   return [
     `## Results (${results.startedAt.slice(0, 10)})`,
     '',
-    `Command: \`${results.command}\` (${results.durationS ?? '?'} s in all, one local control plane for the whole run).`,
+    `Command: \`${results.command}\` (${results.durationS ?? '?'} s in all, one local control plane for the whole run)${results.source ? `; operator built from ${results.source.commit}${results.source.srcDirty ? ' (src/ had uncommitted changes)' : ''}` : ''}.`,
     '',
-    `Machine: ${m.nproc} CPUs (nproc), ${m.memTotalGiB} GiB memory, ${m.cpuModel}; Linux ${m.kernel}; Node ${m.node}; kubectl ${m.kubectl}; control plane ${m.kubernetes} (kube-apiserver, etcd and controller manager in one local process, audit log on).`,
+    `Machine: ${m.nproc} CPUs (nproc), ${m.memTotalGiB} GiB memory, ${m.cpuModel}; Linux ${m.kernel}; Node ${m.node}; kubectl ${m.kubectl}; local control plane ${m.kubernetes}: kube-apiserver, etcd and controller manager in one process, audit log on.`,
     '',
     markdownTable(results),
     '',

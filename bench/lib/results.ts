@@ -143,6 +143,8 @@ export interface BenchResults {
   finishedAt?: string;
   durationS?: number;
   command: string;
+  /** The commit the operator was built from, and whether src/ had uncommitted changes then. */
+  source?: { commit: string; srcDirty: boolean };
   machine: Machine;
   options: Record<string, unknown>;
   sizes: SizeResult[];
