@@ -14,12 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminConnection, kubectl, startOperator, uniqueName, waitFor, type OperatorProcess } from '../support/cluster.js';
 import {
-  createCredential,
-  createNamespace,
-  createSourceSecret,
   deleteCredential,
-  deleteNamespace,
-  deleteSourceSecret,
   dockerConfig,
   getCredential,
   condition,
@@ -29,6 +24,7 @@ import {
   waitForCondition,
   waitForCredentialGone,
   waitForPullSecrets,
+  TestResources,
 } from '../support/fixtures.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
 import type { RegistryCredentialSpec } from '../../src/api/types.js';
@@ -54,9 +50,7 @@ const ENV_ACCOUNT = '777788889999';
 const IRSA_ACCOUNT = '333333333333';
 const IRSA_ROLE = `arn:aws:iam::${IRSA_ACCOUNT}:role/regcred-irsa`;
 const outputs: string[] = [];
-const namespaces: string[] = [];
-const credentials: string[] = [];
-const sources: string[] = [];
+const resources = new TestResources();
 
 /** The operator's environment: only moto, and only the credential source a case gives it. */
 function awsEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -94,24 +88,16 @@ async function stopOperator(): Promise<void> {
   operator = undefined;
 }
 
-async function namespace(prefix: string): Promise<string> {
-  const name = uniqueName(prefix);
-  await createNamespace(name);
-  namespaces.push(name);
-  return name;
+function namespace(prefix: string): Promise<string> {
+  return resources.namespace(prefix);
 }
 
-async function source(data: Record<string, string> = { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY }, name = uniqueName('aws')): Promise<string> {
-  await createSourceSecret(name, data);
-  sources.push(name);
-  return name;
+function source(data: Record<string, string> = { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY }, name = uniqueName('aws')): Promise<string> {
+  return resources.source(data, name);
 }
 
-async function credential(ecr: Omit<NonNullable<RegistryCredentialSpec['ecr']>, 'region'>, ns: string, extra: Partial<RegistryCredentialSpec> = {}): Promise<string> {
-  const name = uniqueName('ecr');
-  await createCredential(name, { ecr: { region: REGION, ...ecr }, namespaces: { names: [ns] }, ...extra });
-  credentials.push(name);
-  return name;
+function credential(ecr: Omit<NonNullable<RegistryCredentialSpec['ecr']>, 'region'>, ns: string, extra: Partial<RegistryCredentialSpec> = {}): Promise<string> {
+  return resources.credential({ ecr: { region: REGION, ...ecr }, namespaces: { names: [ns] }, ...extra }, 'ecr');
 }
 
 async function removeCredential(name: string): Promise<void> {
@@ -162,13 +148,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (moto && !moto.isRunning()) await moto.restart().catch(() => undefined);
-  if (credentials.length > 0 && !operator && moto) await runOperator({}).catch(() => undefined);
-  for (const name of credentials) await deleteCredential(name);
-  for (const name of credentials) await waitForCredentialGone(name).catch(() => undefined);
+  if (resources.credentials.length > 0 && !operator && moto) await runOperator({}).catch(() => undefined);
+  await resources.deleteCredentials();
   await stopOperator();
   await moto?.stop();
-  for (const name of sources) await deleteSourceSecret(name);
-  for (const ns of namespaces) await deleteNamespace(ns);
+  await resources.deleteSourcesAndNamespaces();
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   // Nothing secret in the operator's output, ever: not the source keys, not its own, not the ECR password.
   const output = outputs.join('\n');

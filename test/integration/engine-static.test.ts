@@ -3,8 +3,6 @@ import { kubectl, startOperator, uniqueName, waitFor, type OperatorProcess } fro
 import {
   condition,
   createCredential,
-  createNamespace,
-  createSourceSecret,
   deleteCredential,
   deleteNamespace,
   deleteSourceSecret,
@@ -21,33 +19,23 @@ import {
   waitForCondition,
   waitForCredentialGone,
   waitForPullSecrets,
+  TestResources,
 } from '../support/fixtures.js';
 import { adminConnection } from '../support/cluster.js';
 
 let operator: OperatorProcess;
-const namespaces: string[] = [];
-const credentials: string[] = [];
-const sources: string[] = [];
+const resources = new TestResources();
 
-async function namespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
-  const name = uniqueName(prefix);
-  await createNamespace(name, labels);
-  namespaces.push(name);
-  return name;
+function namespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
+  return resources.namespace(prefix, labels);
 }
 
-async function source(username = 'robot', password = uniqueName('pw')): Promise<string> {
-  const name = uniqueName('src');
-  await createSourceSecret(name, { username, password });
-  sources.push(name);
-  return name;
+function source(username = 'robot', password = uniqueName('pw')): Promise<string> {
+  return resources.source({ username, password });
 }
 
-async function credential(spec: Parameters<typeof createCredential>[1], prefix = 'rc'): Promise<string> {
-  const name = uniqueName(prefix);
-  await createCredential(name, spec);
-  credentials.push(name);
-  return name;
+function credential(spec: Parameters<typeof createCredential>[1], prefix = 'rc'): Promise<string> {
+  return resources.credential(spec, prefix);
 }
 
 async function secretsIn(name: string, nsList: string[]): Promise<(string | undefined)[]> {
@@ -60,11 +48,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const name of credentials) await deleteCredential(name);
-  for (const name of credentials) await waitForCredentialGone(name).catch(() => undefined);
+  await resources.deleteCredentials();
   await operator.stop();
-  for (const name of sources) await deleteSourceSecret(name);
-  for (const ns of namespaces) await deleteNamespace(ns);
+  await resources.deleteSourcesAndNamespaces();
   // Nothing secret in the operator's output, ever.
   const output = operator.rawOutput.join('\n');
   expect(output).not.toMatch(/pw-[0-9a-f]{6}/);
@@ -323,9 +309,7 @@ describe('invalid specs that pass the schema', () => {
     const cron = await waitForCondition(badCron, 'Ready', 'False', 'InvalidSchedule');
     expect(condition(cron, 'Ready')?.message).toMatch(/spec\.refresh\.schedule/);
 
-    const neither = uniqueName('src');
-    await createSourceSecret(neither, { token: 'x' });
-    sources.push(neither);
+    const neither = await resources.source({ token: 'x' });
     const badSource = await credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: neither } }, namespaces: { names: [ns] } });
     const bad = await waitForCondition(badSource, 'Ready', 'False', 'InvalidSourceSecret');
     expect(condition(bad, 'Ready')?.message).toMatch(/"username" and "password"/);

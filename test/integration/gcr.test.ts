@@ -12,19 +12,13 @@ import type { RegistryCredential, RegistryCredentialSpec } from '../../src/api/t
 import { adminConnection, startOperator, uniqueName, waitFor, type OperatorProcess } from '../support/cluster.js';
 import {
   condition,
-  createCredential,
-  createNamespace,
-  createSourceSecret,
-  deleteCredential,
-  deleteNamespace,
-  deleteSourceSecret,
   dockerConfig,
   readSecret,
   replaceSourceSecret,
   sleep,
   waitForCondition,
-  waitForCredentialGone,
   waitForPullSecrets,
+  TestResources,
 } from '../support/fixtures.js';
 import {
   externalAccountConfig,
@@ -46,29 +40,18 @@ let server: GoogleTokenServer;
 let operator: OperatorProcess;
 let dir: string;
 const keys: ServiceAccountKeyPair[] = [];
-const namespaces: string[] = [];
-const credentials: string[] = [];
-const sources: string[] = [];
+const resources = new TestResources();
 
-async function namespace(): Promise<string> {
-  const name = uniqueName('gcr');
-  await createNamespace(name);
-  namespaces.push(name);
-  return name;
+function namespace(): Promise<string> {
+  return resources.namespace('gcr');
 }
 
-async function source(data: Record<string, string>): Promise<string> {
-  const name = uniqueName('gcp');
-  await createSourceSecret(name, data);
-  sources.push(name);
-  return name;
+function source(data: Record<string, string>): Promise<string> {
+  return resources.source(data, uniqueName('gcp'));
 }
 
-async function credential(spec: RegistryCredentialSpec): Promise<string> {
-  const name = uniqueName('gcr');
-  await createCredential(name, spec);
-  credentials.push(name);
-  return name;
+function credential(spec: RegistryCredentialSpec): Promise<string> {
+  return resources.credential(spec, 'gcr');
 }
 
 function serviceAccount(known = true): ServiceAccountKeyPair {
@@ -120,11 +103,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const name of credentials) await deleteCredential(name);
-  for (const name of credentials) await waitForCredentialGone(name).catch(() => undefined);
+  await resources.deleteCredentials();
   await operator.stop();
-  for (const name of sources) await deleteSourceSecret(name);
-  for (const ns of namespaces) await deleteNamespace(ns);
+  await resources.deleteSourcesAndNamespaces();
   await server.close();
   rmSync(dir, { recursive: true, force: true });
   // Nothing secret in the operator's output: no access token, no key, no subject token.

@@ -2,7 +2,7 @@ import type { V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { GROUP, PLURAL, VERSION } from '../../src/api/constants.js';
 import type { RegistryCredential, RegistryCredentialSpec } from '../../src/api/types.js';
-import { adminConnection, OPERATOR_NAMESPACE, waitFor } from './cluster.js';
+import { adminConnection, OPERATOR_NAMESPACE, uniqueName, waitFor } from './cluster.js';
 
 export const OPERATOR_USER = `system:serviceaccount:${OPERATOR_NAMESPACE}:regcred-operator`;
 
@@ -169,4 +169,46 @@ export function operatorWrites(): AuditEvent[] {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * What one test file creates, so its afterAll removes exactly that, in the
+ * order the finalizer needs: credentials while the operator still runs, the
+ * rest after it stopped.
+ */
+export class TestResources {
+  readonly namespaces: string[] = [];
+  readonly credentials: string[] = [];
+  readonly sources: string[] = [];
+
+  async namespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
+    const name = uniqueName(prefix);
+    await createNamespace(name, labels);
+    this.namespaces.push(name);
+    return name;
+  }
+
+  async source(data: Record<string, string>, name = uniqueName('src')): Promise<string> {
+    await createSourceSecret(name, data);
+    this.sources.push(name);
+    return name;
+  }
+
+  async credential(spec: RegistryCredentialSpec, prefix = 'rc'): Promise<string> {
+    const name = uniqueName(prefix);
+    await createCredential(name, spec);
+    this.credentials.push(name);
+    return name;
+  }
+
+  /** Needs the operator running: each deletion waits for its finalizer. */
+  async deleteCredentials(): Promise<void> {
+    for (const name of this.credentials) await deleteCredential(name);
+    for (const name of this.credentials) await waitForCredentialGone(name).catch(() => undefined);
+  }
+
+  async deleteSourcesAndNamespaces(): Promise<void> {
+    for (const name of this.sources) await deleteSourceSecret(name);
+    for (const ns of this.namespaces) await deleteNamespace(ns);
+  }
 }
