@@ -6,6 +6,7 @@ import {
   KubeConfig,
   KubernetesObjectApi,
 } from '@kubernetes/client-node';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ export interface KubeConnection {
   objects: KubernetesObjectApi;
   /** e.g. "https://127.0.0.1:6443 (context regcred-operator)" */
   describe: string;
+  /** Closes the pooled connections to the API server (after the last request). */
+  close(): Promise<void>;
 }
 
 export interface ConnectOptions {
@@ -49,8 +52,64 @@ export function loadKubeConfig(options: ConnectOptions): KubeConfig {
   return kc;
 }
 
+/** What client-node's (private) KubeConfig.createDispatcher returns: an undici dispatcher, or undefined for plain HTTP. */
+interface Dispatcher {
+  close(): Promise<void>;
+}
+type DispatcherFactory = (cluster: unknown, agentOptions: Record<string, unknown>) => Dispatcher | undefined;
+/** Distinct TLS identities kept at once: a rotated client certificate gets a new pool, the old one is closed. */
+const MAX_POOLS = 4;
+
+/**
+ * client-node 2.0 builds a new undici Agent for every API request whose kubeconfig has TLS settings (any
+ * CA: always, in a cluster), so no connection is ever reused: each of the thousands of writes in a fan-out
+ * pays a TLS handshake and a fresh SecureContext, and the process's native memory grows with them (measured
+ * in BENCHMARKS.md). Here every request with the same server and TLS settings shares one Agent, which keeps
+ * its connections alive and pools them. Replaces the method on this instance only; the cache key is a
+ * digest of the settings, so a rotated client certificate gets a new pool.
+ */
+function shareConnections(kubeConfig: KubeConfig): () => Promise<void> {
+  const target = kubeConfig as unknown as { createDispatcher?: DispatcherFactory };
+  const original = target.createDispatcher;
+  if (typeof original !== 'function') return () => Promise.resolve();
+  const pools = new Map<string, Dispatcher | undefined>();
+  target.createDispatcher = (cluster, agentOptions) => {
+    const key = dispatcherKey(cluster, agentOptions);
+    if (pools.has(key)) return pools.get(key);
+    const dispatcher = original.call(kubeConfig, cluster, agentOptions);
+    pools.set(key, dispatcher);
+    if (pools.size > MAX_POOLS) {
+      const [oldestKey, oldest] = pools.entries().next().value!;
+      pools.delete(oldestKey);
+      // Graceful: requests already running on it finish first.
+      void oldest?.close().catch(() => undefined);
+    }
+    return dispatcher;
+  };
+  return async () => {
+    const open = [...pools.values()];
+    pools.clear();
+    await Promise.all(open.map((d) => (d ? d.close().catch(() => undefined) : Promise.resolve())));
+  };
+}
+
+function dispatcherKey(cluster: unknown, agentOptions: Record<string, unknown>): string {
+  const hash = createHash('sha256');
+  const c = (cluster ?? {}) as { server?: string; proxyUrl?: string; skipTLSVerify?: boolean };
+  hash.update(JSON.stringify([c.server, c.proxyUrl, c.skipTLSVerify]));
+  for (const name of Object.keys(agentOptions).sort()) {
+    const value = agentOptions[name];
+    if (value === undefined) continue;
+    hash.update(`\0${name}=`);
+    hash.update(Buffer.isBuffer(value) ? value : JSON.stringify(value));
+  }
+  return hash.digest('hex');
+}
+
 export function connect(kubeConfig: KubeConfig): KubeConnection {
+  const close = shareConnections(kubeConfig);
   return {
+    close,
     kubeConfig,
     core: kubeConfig.makeApiClient(CoreV1Api),
     custom: kubeConfig.makeApiClient(CustomObjectsApi),

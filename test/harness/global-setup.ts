@@ -26,11 +26,14 @@ export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'regcred-test-'));
   const cp = await startControlPlane({ dir, auditLog: true, progress: (m: string) => process.stderr.write(`[harness] ${m}\n`) });
+  const admin = connect(loadKubeConfig({ kubeconfig: cp.kubeconfig }));
   try {
-    await installIntoCluster(connect(loadKubeConfig({ kubeconfig: cp.kubeconfig })));
+    await installIntoCluster(admin);
   } catch (err) {
     await cp.stop();
     throw err;
+  } finally {
+    await admin.close();
   }
   process.stderr.write(`\n[harness] local control plane ready at ${cp.server} in ${Date.now() - started} ms (state in ${dir})\n`);
   (globalThis as { __REGCRED_CP__?: unknown }).__REGCRED_CP__ = cp;
