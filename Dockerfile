@@ -33,6 +33,6 @@ COPY package.json ./
 COPY crds ./crds
 # Numeric, so that Kubernetes can check runAsNonRoot without a passwd lookup.
 USER 65532:65532
-EXPOSE 8081
+EXPOSE 8080 8081
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["run"]

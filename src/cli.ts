@@ -17,6 +17,7 @@ program
   .option('--concurrency <n>', 'RegistryCredentials reconciled at once (default 4)')
   .option('--write-concurrency <n>', 'API writes in flight within one fan-out (default 16)')
   .option('--health-port <port>', 'port for /healthz and /readyz (default 8081; 0 = any free port)')
+  .option('--metrics-port <port>', 'port for Prometheus /metrics (default 8080; 0 = any free port)')
   .option('--resync-seconds <n>', 'safety-net resync interval (default 600)')
   .action(async (flags: Record<string, string | undefined>) => {
     process.exitCode = await main.run(flags);

@@ -11,6 +11,8 @@ export interface OperatorConfig {
   /** Concurrent API writes within one reconcile's fan-out. */
   writeConcurrency: number;
   healthPort: number;
+  /** Prometheus /metrics, on a port of its own. */
+  metricsPort: number;
   /** Safety-net resync of every RegistryCredential. */
   resyncIntervalMs: number;
   prettyLogs: boolean;
@@ -27,6 +29,7 @@ export interface RunFlags {
   concurrency?: string;
   writeConcurrency?: string;
   healthPort?: string;
+  metricsPort?: string;
   resyncSeconds?: string;
 }
 
@@ -43,6 +46,11 @@ export function buildConfig(flags: RunFlags, env: NodeJS.ProcessEnv, isTty: bool
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
+  const healthPort = parseIntFlag('--health-port', flags.healthPort, 8081, 0, 65535);
+  const metricsPort = parseIntFlag('--metrics-port', flags.metricsPort, 8080, 0, 65535);
+  if (healthPort !== 0 && healthPort === metricsPort) {
+    throw new ConfigError(`--metrics-port and --health-port are both ${healthPort}; they need a port each`);
+  }
   return {
     kubeconfig: flags.kubeconfig ?? undefined,
     context: flags.context ?? undefined,
@@ -50,7 +58,8 @@ export function buildConfig(flags: RunFlags, env: NodeJS.ProcessEnv, isTty: bool
     logLevel: logLevel as LogLevel,
     concurrency: parseIntFlag('--concurrency', flags.concurrency, 4, 1, 64),
     writeConcurrency: parseIntFlag('--write-concurrency', flags.writeConcurrency, 16, 1, 256),
-    healthPort: parseIntFlag('--health-port', flags.healthPort, 8081, 0, 65535),
+    healthPort,
+    metricsPort,
     resyncIntervalMs: parseIntFlag('--resync-seconds', flags.resyncSeconds, 600, 1, 86400) * 1000,
     prettyLogs: isTty && env.LOG_FORMAT !== 'json',
   };
@@ -58,7 +67,8 @@ export function buildConfig(flags: RunFlags, env: NodeJS.ProcessEnv, isTty: bool
 
 function parseIntFlag(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
-  const value = Number(raw);
+  // Digits only: Number() would read "" and " " as 0, and accept "0x1F" or "1e3".
+  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name} "${raw}" must be a whole number from ${min} to ${max}`);
   }

@@ -10,6 +10,8 @@ import { ensureControlPlaneBinary, startControlPlane, tailOf, type RunningContro
 import { installIntoCluster } from './local/install.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { startHealthServer } from './observability/health.js';
+import type { ListeningServer } from './observability/http.js';
+import { createMetrics, startMetricsServer } from './observability/metrics.js';
 import { Operator } from './operator.js';
 import { systemClock } from './controller/clock.js';
 import { kubeWriter } from './kube/writer.js';
@@ -55,20 +57,35 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     return 2;
   }
   log.info({ server: conn.describe, namespace: config.namespace, concurrency: config.concurrency }, 'starting regcred-operator');
+  const metrics = createMetrics();
   const operator = new Operator({
     conn,
-    writer: kubeWriter(conn),
+    writer: metrics.instrumentWriter(kubeWriter(conn)),
     config,
     log,
     clock: systemClock,
     providers: {
-      static: staticProvider,
-      ecr: createEcrProvider({ ...awsSdkClients, env: process.env }),
-      gcr: createGcrProvider({ env: process.env }),
+      static: metrics.instrumentProvider(staticProvider),
+      ecr: metrics.instrumentProvider(createEcrProvider({ ...awsSdkClients, env: process.env })),
+      gcr: metrics.instrumentProvider(createGcrProvider({ env: process.env })),
     },
     random: Math.random,
+    observer: metrics.observer,
   });
-  const health = await startHealthServer(config.healthPort, { live: () => operator.isLive(), ready: () => operator.isReady() });
+  metrics.readStateFrom(() => operator.state());
+  const servers: ListeningServer[] = [];
+  try {
+    const health = await startHealthServer(config.healthPort, { live: () => operator.isLive(), ready: () => operator.isReady() });
+    servers.push(health);
+    log.info({ port: health.port }, 'health server listening');
+    const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, log);
+    servers.push(metricsServer);
+    log.info({ port: metricsServer.port }, 'metrics server listening');
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'cannot serve health or metrics; is the port in use? (--health-port, --metrics-port)');
+    await Promise.all([...servers.map((s) => s.close()), conn.close()]);
+    return 1;
+  }
   let outcome: string;
   try {
     await Promise.race([operator.start(), stopSignal]);
@@ -79,7 +96,7 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
   }
   log.info({ reason: outcome }, 'shutting down');
   await operator.stop();
-  await new Promise<void>((resolve) => health.close(() => resolve()));
+  await Promise.all([...servers.map((s) => s.close()), conn.close()]);
   log.info('stopped');
   const code = outcome === 'failed' ? 1 : 0;
   // Everything is closed; if a library still holds the event loop open (seen once after an informer
@@ -96,11 +113,14 @@ async function startLocal(dir: string, auditLog: boolean): Promise<RunningContro
   progress(`starting a local control plane in ${dir}`);
   const started = Date.now();
   const cp = await startControlPlane({ dir, auditLog, progress });
+  const admin = connect(loadKubeConfig({ kubeconfig: cp.kubeconfig }));
   try {
-    await installIntoCluster(connect(loadKubeConfig({ kubeconfig: cp.kubeconfig })), DEFAULT_OPERATOR_NAMESPACE);
+    await installIntoCluster(admin, DEFAULT_OPERATOR_NAMESPACE);
   } catch (err) {
     await cp.stop();
     throw err;
+  } finally {
+    await admin.close();
   }
   progress(`control plane ready at ${cp.server} in ${((Date.now() - started) / 1000).toFixed(1)}s; CRD and operator RBAC installed`);
   return cp;

@@ -10,6 +10,7 @@ import {
   keysForSourceSecret,
 } from './controller/event-keys.js';
 import { eventRecorder } from './controller/events.js';
+import { observeReconcile, type ControllerObserver, type ControllerState } from './controller/observer.js';
 import { ExponentialRateLimiter } from './controller/rate-limiter.js';
 import { Reconciler } from './controller/reconciler.js';
 import { SupervisedInformer } from './controller/supervisor.js';
@@ -29,6 +30,8 @@ export interface OperatorDeps {
   clock: Clock;
   providers: Partial<Record<ProviderName, Provider>>;
   random: () => number;
+  /** Told about reconciles and queue adds as they happen (main.ts passes the metrics); optional. */
+  observer?: ControllerObserver;
 }
 
 const SHUTDOWN_DEADLINE_MS = 20_000;
@@ -47,7 +50,11 @@ export class Operator {
   private running = false;
 
   constructor(private readonly deps: OperatorDeps) {
-    this.queue = new WorkQueue<string>({ clock: deps.clock, rateLimiter: new ExponentialRateLimiter(undefined, deps.random) });
+    this.queue = new WorkQueue<string>({
+      clock: deps.clock,
+      rateLimiter: new ExponentialRateLimiter(undefined, deps.random),
+      observer: deps.observer,
+    });
   }
 
   private supervise<T extends KubernetesObject>(spec: WatchSpec<T>, onChange: (obj: T, deleted: boolean) => void): SupervisedInformer<T> {
@@ -111,7 +118,9 @@ export class Operator {
     log.info({ cached: counts, ms: clock.now() - started }, 'caches synced');
 
     this.enqueue(credentials().map((c) => c.metadata.name));
-    this.workers = runWorkers(this.queue, config.concurrency, (key) => reconciler.reconcile(key), (key, err) => {
+    const reconcile = (key: string): ReturnType<Reconciler['reconcile']> => reconciler.reconcile(key);
+    const observer = this.deps.observer;
+    this.workers = runWorkers(this.queue, config.concurrency, observer ? observeReconcile(reconcile, observer) : reconcile, (key, err) => {
       log.warn({ credential: key, err: (err as Error).message, retries: this.queue.numRequeues(key) }, 'reconcile failed; will retry');
     });
     this.scheduleResync();
@@ -147,6 +156,15 @@ export class Operator {
 
   isLive(): boolean {
     return true;
+  }
+
+  /** Read at scrape time: cheap, and nothing is copied but the list of credentials the cache returns. */
+  state(): ControllerState {
+    return {
+      queueDepth: this.queue.len(),
+      informers: this.informers.map((i) => ({ name: i.name, up: i.isHealthy })),
+      credentials: this.view?.credentials() ?? [],
+    };
   }
 
   isReady(): boolean {

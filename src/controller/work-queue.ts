@@ -1,9 +1,12 @@
 import type { Clock, TimerHandle } from './clock.js';
+import { reportSafely, type WorkQueueObserver } from './observer.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 export interface WorkQueueOptions {
   readonly clock: Clock;
   readonly rateLimiter: RateLimiter;
+  /** Told about real adds and retries (metrics); optional. */
+  readonly observer?: WorkQueueObserver;
 }
 
 interface DelayedKey {
@@ -23,6 +26,7 @@ interface DelayedKey {
 export class WorkQueue<K extends string> {
   readonly #clock: Clock;
   readonly #limiter: RateLimiter;
+  readonly #observer: WorkQueueObserver | undefined;
   /** Keys ready to hand out, oldest first; each at most once, since only a key not yet dirty is pushed. */
   readonly #ready: K[] = [];
   /** Keys that need processing: the waiting ones, and those in flight that changed since handed out. */
@@ -36,10 +40,14 @@ export class WorkQueue<K extends string> {
   constructor(options: WorkQueueOptions) {
     this.#clock = options.clock;
     this.#limiter = options.rateLimiter;
+    this.#observer = options.observer;
   }
 
   add(key: K): void {
     if (this.#shuttingDown || this.#dirty.has(key)) return;
+    // Counted as client-go counts workqueue_adds_total: a no-op add is not an add; re-adding a key in flight is.
+    const observer = this.#observer;
+    if (observer) reportSafely(() => observer.added());
     this.#dirty.add(key);
     if (this.#processing.has(key)) return;
     this.#ready.push(key);
@@ -78,6 +86,8 @@ export class WorkQueue<K extends string> {
   addRateLimited(key: K): void {
     // Checked here too so that a rejected add does not count as one more failure.
     if (this.#shuttingDown) return;
+    const observer = this.#observer;
+    if (observer) reportSafely(() => observer.retried());
     this.addAfter(key, this.#limiter.when(key));
   }
 

@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
+import { listen, type ListeningServer } from './http.js';
 
 export interface HealthChecks {
   /** The process is alive and its loops are running. */
@@ -8,7 +9,7 @@ export interface HealthChecks {
 }
 
 /** /healthz and /readyz for the kubelet's probes; nothing else is served. */
-export function startHealthServer(port: number, checks: HealthChecks): Promise<Server> {
+export function startHealthServer(port: number, checks: HealthChecks): Promise<ListeningServer> {
   const server = createServer((req, res) => {
     const ok = req.url === '/healthz' ? checks.live() : req.url === '/readyz' ? checks.ready() : undefined;
     if (ok === undefined) {
@@ -17,8 +18,5 @@ export function startHealthServer(port: number, checks: HealthChecks): Promise<S
     }
     res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ready\n');
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, () => resolve(server));
-  });
+  return listen(server, port);
 }

@@ -97,6 +97,9 @@ export function startOperator(args: string[] = [], env: NodeJS.ProcessEnv = {}):
       OPERATOR_NAMESPACE,
       '--health-port',
       '0',
+      // Several operators may run at once (tests, the benchmark): each takes a free port and logs it.
+      '--metrics-port',
+      '0',
       '--log-level',
       'debug',
       ...args,

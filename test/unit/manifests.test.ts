@@ -34,7 +34,7 @@ interface Container {
   image: string;
   args?: string[];
   env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
-  ports?: { name?: string; containerPort: number }[];
+  ports?: { name?: string; containerPort: number; protocol?: string }[];
   livenessProbe?: { httpGet?: { path: string; port: string | number } };
   readinessProbe?: { httpGet?: { path: string; port: string | number } };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
@@ -195,6 +195,12 @@ describe('config/default, as rendered by kubectl kustomize', () => {
       expect(container.ports).toContainEqual(expect.objectContaining({ name: 'health', containerPort: 8081 }));
       expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'health' });
       expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    });
+
+    it('exposes Prometheus /metrics on a port of its own, the default of --metrics-port', () => {
+      expect(container.ports).toContainEqual({ name: 'metrics', containerPort: 8080, protocol: 'TCP' });
+      expect(container.args?.some((arg) => arg.startsWith('--metrics-port'))).toBe(false);
+      expect(new Set(container.ports?.map((p) => p.containerPort)).size).toBe(container.ports?.length);
     });
 
     it('requests resources and limits memory', () => {
