@@ -12,7 +12,7 @@ import { CREDENTIAL_NAME, REGISTRY, SOURCE_SECRET, startOperator, timeoutFor, ty
 import {
   clients,
   createNamespaces,
-  createSourceSecret,
+  createOpaqueSecret,
   credentialStatus,
   deleteCredential,
   namespaceName,
@@ -32,6 +32,7 @@ import { errorMessage, progress, repoRoot, waitUntil } from './lib/util.js';
 import { fanOut, waitForCleanState } from './scenarios/fanout.js';
 import { freshStart, unrelatedSecrets } from './scenarios/memory.js';
 import { newNamespaceName, newNamespaces } from './scenarios/newns.js';
+import { providerRefresh, type GoogleSetup } from './scenarios/refresh.js';
 import { rotation } from './scenarios/rotation.js';
 import { steadyState } from './scenarios/steady.js';
 
@@ -74,11 +75,12 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
   progress(`size ${size}: default ServiceAccounts present in all ${size} namespaces`);
 
   let operator: OperatorProcess | undefined;
+  let google: GoogleSetup | undefined;
   try {
     const { result: fan, run } = await fanOut(ctx, targets, size, scenarios.has('fanout'));
     result.fanout = fan;
     operator = run.operator;
-    if (scenarios.has('memory')) result.memory = { rssAfterConvergeMiB: run.rssAfterConvergeMiB, peakRssDuringFanOutMiB: run.peakRssMiB };
+    if (scenarios.has('memory')) result.memory = { rssAfterConvergeMiB: run.rssAfterConvergeMiB, heapAfterConverge: run.heapAfterConverge, peakRssDuringFanOutMiB: run.peakRssMiB };
     if (fan.operator.ms === undefined) throw new Error(`the operator did not converge at ${size} namespaces; the scenarios that start from its end state are skipped`);
 
     if (scenarios.has('rotation')) {
@@ -89,13 +91,29 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
     if (scenarios.has('newns')) {
       progress(`size ${size}: ${ctx.options.newNamespaces} new namespaces at ${ctx.options.newNamespacesPerSecond}/s`);
       result.newns = await newNamespaces(ctx, size, operator);
-      if (result.memory) result.memory.rssAfterNewNamespacesMiB = operator.memory().rssKiB / 1024;
+      if (result.memory) {
+        result.memory.rssAfterNewNamespacesMiB = operator.memory().rssKiB / 1024;
+        result.memory.heapAfterNewNamespaces = await operator.heapMiB();
+      }
     }
     if (result.memory) result.memory.peakRssMiB = operator.memory().hwmKiB / 1024;
     await operator.stop();
+    if (scenarios.has('refresh')) {
+      progress(`size ${size}: provider refresh (a Google credential beside the static one)`);
+      const run = await providerRefresh(ctx, targets, size);
+      result.refresh = run.result;
+      google = run.google;
+      if (run.result.error) result.errors.push(`provider refresh: ${run.result.error}`);
+    }
     if (scenarios.has('steady')) {
       progress(`size ${size}: steady state (${ctx.options.resyncs} resyncs at 2 s)`);
-      result.steady = await steadyState(ctx, size);
+      result.steady = await steadyState(ctx, size, google);
+    }
+    if (google) {
+      progress(`size ${size}: removing the Google credential`);
+      const g = google;
+      google = undefined;
+      await g.cleanUp();
     }
     if (scenarios.has('memory')) {
       result.memory ??= {};
@@ -112,6 +130,7 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
     progress(`size ${size}: ${errorMessage(err)}`);
   } finally {
     await operator?.stop();
+    await google?.cleanUp().catch((err: unknown) => result.errors.push(errorMessage(err)));
   }
   if (!last) result.cleanup = await cleanUp(ctx, targets, size);
   return result;
@@ -190,7 +209,8 @@ async function main(argv: readonly string[]): Promise<number> {
 
   try {
     if (!cp.auditLog) throw new Error('the control plane did not report an audit log path');
-    await install.installIntoCluster(connection.connect(connection.loadKubeConfig({ kubeconfig: cp.kubeconfig })));
+    const installer = connection.connect(connection.loadKubeConfig({ kubeconfig: cp.kubeconfig }));
+    await install.installIntoCluster(installer).finally(() => installer.close());
     const admin = clients(cp.kubeconfig);
     const machine = await describeMachine(admin.kc, root);
     const ctx: BenchContext = {
@@ -206,7 +226,7 @@ async function main(argv: readonly string[]): Promise<number> {
       credential: { registry: REGISTRY, username: 'bench-user', password: 'pw-initial-0001' },
       operators,
     };
-    await createSourceSecret(admin.core, SOURCE_SECRET, ctx.credential.username, ctx.credential.password);
+    await createOpaqueSecret(admin.core, SOURCE_SECRET, { username: ctx.credential.username, password: ctx.credential.password });
     progress(`control plane ready (${machine.kubernetes}) at ${cp.server}; sizes ${options.sizes.join(', ')}; scenarios ${[...options.scenarios].join(', ')}`);
 
     const results: BenchResults = {

@@ -1,6 +1,6 @@
 /** The benchmark's command line: `npm run bench -- [--quick] [--sizes 100,1000,5000] [--scenarios ...]`. */
 
-export const SCENARIOS = ['fanout', 'steady', 'newns', 'rotation', 'memory'] as const;
+export const SCENARIOS = ['fanout', 'steady', 'newns', 'rotation', 'refresh', 'memory'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -16,10 +16,16 @@ export interface BenchOptions {
   resyncs: number;
   unrelatedSecrets: number;
   writeConcurrency: number;
+  /** Provider refreshes to watch at each size (scenario "refresh"). */
+  refreshes: number;
+  /** Lifetime of the tokens the local Google endpoint issues; default grows with the size (bench/scenarios/refresh.ts). */
+  tokenLifetimeSeconds?: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
-  --quick                  sizes 100 and 1,000 namespaces
+  --quick                  sizes 100 and 1,000 namespaces; the CronJob script is timed over every namespace
+                           at 100 and over a sample of 100 at 1,000 (same as --cronjob-full-max 100
+                           --cronjob-sample 100; later options override)
   --sizes 100,1000,5000    namespace counts (default 100,1000,5000)
   --scenarios LIST         any of ${SCENARIOS.join(',')} (default: all)
   --cronjob-full-max N     time the CronJob script over every namespace up to N namespaces (default 1000);
@@ -27,6 +33,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --cronjob-sample N       sample size for the extrapolated CronJob figure (default 250)
   --new-namespaces N       namespaces created one by one for the latency scenario (default 50)
   --new-namespace-rate R   namespaces created per second (default 5)
+  --refreshes N            provider refreshes to watch per size in the refresh scenario (default 3)
+  --token-lifetime S       lifetime of the local Google endpoint's tokens in seconds (default 16 + size/50)
   --resyncs N              periodic resyncs to observe in the steady-state scenario (default 5)
   --unrelated-secrets N    unrelated Opaque Secrets created before the memory comparison (default 2000)
   --dir DIR                control plane state directory (default .regcred/bench; emptied first)`;
@@ -46,6 +54,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     unrelatedSecrets: 2000,
     // The operator's default --write-concurrency (src/config.ts); the floor client uses the same.
     writeConcurrency: 16,
+    refreshes: 3,
   };
   const args = [...argv];
   const value = (flag: string): string => {
@@ -65,6 +74,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     switch (flag) {
       case '--quick':
         options.sizes = [100, 1000];
+        options.cronjobFullMax = 100;
+        options.cronjobSample = 100;
         break;
       case '--sizes':
         options.sizes = take()
@@ -91,6 +102,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--new-namespace-rate':
         options.newNamespacesPerSecond = positive(flag, take(), 100);
+        break;
+      case '--refreshes':
+        options.refreshes = positive(flag, take(), 100);
+        break;
+      case '--token-lifetime':
+        options.tokenLifetimeSeconds = positive(flag, take(), 86_400);
         break;
       case '--resyncs':
         options.resyncs = positive(flag, take(), 100);

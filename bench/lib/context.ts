@@ -29,8 +29,8 @@ export interface BenchContext {
   operators: Set<OperatorProcess>;
 }
 
-export function startOperator(ctx: BenchContext, label: string, logLevel: 'info' | 'debug' = 'info', extraArgs: string[] = []): OperatorProcess {
-  const op = new OperatorProcess({ distDir: ctx.operatorDist, kubeconfig: ctx.kubeconfig, logDir: ctx.dir, label, logLevel, extraArgs });
+export function startOperator(ctx: BenchContext, label: string, logLevel: 'info' | 'debug' = 'info', extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): OperatorProcess {
+  const op = new OperatorProcess({ distDir: ctx.operatorDist, kubeconfig: ctx.kubeconfig, logDir: ctx.dir, label, logLevel, extraArgs, env });
   ctx.operators.add(op);
   void op.exited.then(() => ctx.operators.delete(op));
   return op;

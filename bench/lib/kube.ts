@@ -10,6 +10,7 @@ import {
 import { request, type RequestOptions } from 'node:https';
 import pLimit from 'p-limit';
 import { GROUP, PLURAL, VERSION } from '../../src/api/constants.js';
+import { connect, loadKubeConfig } from '../../src/kube/connection.js';
 import type { RegistryCredentialSpec } from '../../src/api/types.js';
 import { sleep, waitUntil } from './util.js';
 
@@ -26,11 +27,13 @@ export interface Clients {
   custom: CustomObjectsApi;
 }
 
+/**
+ * API clients with pooled, kept-alive connections, the operator's own (src/kube/connection.ts): the floor
+ * client gets the same connection reuse as the operator, so the ratio compares the work, not the transport.
+ */
 export function clients(kubeconfig: string, context?: string): Clients {
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  if (context) kc.setCurrentContext(context);
-  return { kc, core: kc.makeApiClient(CoreV1Api), custom: kc.makeApiClient(CustomObjectsApi) };
+  const conn = connect(loadKubeConfig({ kubeconfig, context }));
+  return { kc: conn.kubeConfig, core: conn.core, custom: conn.custom };
 }
 
 export function statusCode(err: unknown): number | undefined {
@@ -252,22 +255,31 @@ export async function pollFanOut(
 
 // ---- RegistryCredential and its source Secret ----
 
-export async function createSourceSecret(core: CoreV1Api, name: string, username: string, password: string): Promise<void> {
+/** A Secret in the operator's namespace (a credential source); an existing one is replaced. */
+export async function createOpaqueSecret(core: CoreV1Api, name: string, stringData: Record<string, string>): Promise<void> {
   try {
-    await core.createNamespacedSecret({ namespace: OPERATOR_NAMESPACE, body: { metadata: { name }, type: 'Opaque', stringData: { username, password } } });
+    await core.createNamespacedSecret({ namespace: OPERATOR_NAMESPACE, body: { metadata: { name }, type: 'Opaque', stringData } });
   } catch (err) {
     if (statusCode(err) !== 409) throw err;
-    await replaceSourceSecret(core, name, username, password);
+    await replaceOpaqueSecret(core, name, stringData);
   }
 }
 
-export async function replaceSourceSecret(core: CoreV1Api, name: string, username: string, password: string): Promise<void> {
+export async function replaceOpaqueSecret(core: CoreV1Api, name: string, stringData: Record<string, string>): Promise<void> {
   const current = await core.readNamespacedSecret({ name, namespace: OPERATOR_NAMESPACE });
   await core.replaceNamespacedSecret({
     name,
     namespace: OPERATOR_NAMESPACE,
-    body: { metadata: { name, resourceVersion: current.metadata?.resourceVersion }, type: 'Opaque', stringData: { username, password } },
+    body: { metadata: { name, resourceVersion: current.metadata?.resourceVersion }, type: 'Opaque', stringData },
   });
+}
+
+export async function deleteOpaqueSecret(core: CoreV1Api, name: string): Promise<void> {
+  try {
+    await core.deleteNamespacedSecret({ name, namespace: OPERATOR_NAMESPACE });
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+  }
 }
 
 export async function createCredential(custom: CustomObjectsApi, name: string, spec: RegistryCredentialSpec): Promise<void> {
@@ -283,6 +295,7 @@ export interface CredentialStatusView {
   targetNamespaces?: number;
   syncedNamespaces?: number;
   patchedServiceAccounts?: number;
+  expiresAt?: string;
   conditions?: { type: string; status: string; reason: string }[];
 }
 

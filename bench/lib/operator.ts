@@ -3,6 +3,7 @@ import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { OPERATOR_CONTEXT, OPERATOR_NAMESPACE } from './kube.js';
+import { parseExposition, valueOf, type Sample } from '../../test/support/prometheus.js';
 import { TimeoutError } from './util.js';
 
 export interface LogLine {
@@ -31,6 +32,8 @@ export interface OperatorRunOptions {
   label: string;
   logLevel?: 'info' | 'debug';
   extraArgs?: string[];
+  /** Added to the environment, e.g. REGCRED_GOOGLE_TOKEN_URL. */
+  env?: NodeJS.ProcessEnv;
 }
 
 const MAX_KEPT_LINES = 50_000;
@@ -66,11 +69,13 @@ export class OperatorProcess {
         OPERATOR_NAMESPACE,
         '--health-port',
         '0',
+        '--metrics-port',
+        '0',
         '--log-level',
         options.logLevel ?? 'info',
         ...(options.extraArgs ?? []),
       ],
-      { env: { ...process.env, LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { env: { ...process.env, ...options.env, LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     createInterface({ input: this.child.stdout! }).on('line', (l) => this.onLine(l));
@@ -143,6 +148,26 @@ export class OperatorProcess {
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
     const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
     return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
+  }
+
+  /** One scrape of the operator's /metrics, on the port it logged at start-up. */
+  async metrics(timeoutMs = 10_000): Promise<Sample[]> {
+    const seen = await this.waitForLog((l) => l.msg === 'metrics server listening' && typeof l.port === 'number', timeoutMs, '"metrics server listening"');
+    const res = await fetch(`http://127.0.0.1:${seen.line.port as number}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`);
+    return parseExposition(await res.text());
+  }
+
+  /** V8 heap in use and reserved, in MiB, from the operator's own /metrics; undefined if it cannot be read. */
+  async heapMiB(): Promise<{ usedMiB: number; totalMiB: number } | undefined> {
+    try {
+      const m = await this.metrics();
+      const used = valueOf(m, 'nodejs_heap_size_used_bytes');
+      const total = valueOf(m, 'nodejs_heap_size_total_bytes');
+      return used === undefined || total === undefined ? undefined : { usedMiB: used / 1024 / 1024, totalMiB: total / 1024 / 1024 };
+    } catch {
+      return undefined;
+    }
   }
 
   /** User + system CPU time the process has used so far, in seconds (/proc/<pid>/stat). */

@@ -1,5 +1,5 @@
 import { formatSummary, type RequestSummary } from './audit.js';
-import type { BenchResults, FreshStart, SizeResult, Timed } from './results.js';
+import type { BenchResults, FreshStart, HeapMiB, SizeResult, Timed } from './results.js';
 
 const DID_NOT_CONVERGE = 'did not converge';
 
@@ -18,6 +18,10 @@ function ratio(r: number | undefined): string {
 
 function mib(v: number | undefined): string {
   return v === undefined ? '–' : `${v.toFixed(1)} MiB`;
+}
+
+function heap(h: HeapMiB | undefined): string {
+  return h === undefined ? '–' : `${h.usedMiB.toFixed(1)} / ${h.totalMiB.toFixed(1)} MiB`;
 }
 
 function ms(v: number | undefined): string {
@@ -74,6 +78,35 @@ export function rows(results: BenchResults): Row[] {
     out.push(row('Rotation: source changed → every Secret has it', (s) => timed(s.rotation)));
     out.push(row('  operator writes / CPU time during rotation', (s) => (s.rotation ? `${total(s.rotation.writes)} / ${cpu(s.rotation.cpuS)}` : '–')));
   }
+  if (any((s) => s.refresh)) {
+    out.push(row('Provider refresh (Google, short-lived tokens): token lifetime', (s) => (s.refresh ? `${s.refresh.tokenLifetimeS} s` : '–')));
+    out.push(
+      row('  first mint → every namespace (token requests)', (s) =>
+        s.refresh ? `${seconds(s.refresh.firstFanOutMs)} (${s.refresh.firstFanOutTokenRequests ?? '–'})` : '–',
+      ),
+    );
+    out.push(
+      row('  token requests per refresh (must be 1)', (s) => {
+        const r = s.refresh;
+        if (!r) return '–';
+        if (r.callsPerRefresh === undefined) return r.error ? DID_NOT_CONVERGE : '–';
+        return `${Number(r.callsPerRefresh.toFixed(2))} (${r.tokenRequests} requests, ${r.refreshesPublished} refreshes)`;
+      }),
+    );
+    out.push(
+      row('  refresh: token issued → every Secret holds it, p50 / max', (s) =>
+        s.refresh ? (s.refresh.rollouts.length ? `${seconds(s.refresh.rolloutP50Ms)} / ${seconds(s.refresh.rolloutMaxMs)}` : DID_NOT_CONVERGE) : '–',
+      ),
+    );
+    out.push(row('  longest a Secret was seen holding an expired token', (s) => (s.refresh ? `${ms(s.refresh.longestExpiredMs)} (polls every ${ms(s.refresh.meanPollPeriodMs)})` : '–')));
+    out.push(
+      row('  operator writes / CPU time per refresh', (s) => {
+        const r = s.refresh;
+        if (!r?.writes || !r.refreshesPublished) return '–';
+        return `${Math.round(r.writes.total / r.refreshesPublished)} / ${cpu(r.cpuS === undefined ? undefined : r.cpuS / r.refreshesPublished)}`;
+      }),
+    );
+  }
   if (any((s) => s.newns)) {
     out.push(
       row('New namespace → Secret + SA entry p50 / p95 / p99', (s) => {
@@ -90,16 +123,25 @@ export function rows(results: BenchResults): Row[] {
   if (any((s) => s.steady)) {
     out.push(row('Steady state: periodic resyncs observed (2 s)', (s) => (s.steady ? `${s.steady.resyncsObserved}` : '–')));
     out.push(row('Steady state: operator writes (must be 0)', (s) => total(s.steady?.writes)));
-    out.push(row('Steady state: provider calls', (s) => (s.steady ? '0 (static, by construction)' : '–')));
+    out.push(
+      row('Steady state: provider calls (must be 0)', (s) => {
+        if (!s.steady) return '–';
+        const g = s.steady.googleTokenRequests;
+        return g === undefined ? '0 (static, by construction)' : `${g} (Google, counted at the token endpoint)`;
+      }),
+    );
   }
   if (any((s) => s.memory)) {
     out.push(row('Operator RSS after converging (fan-out process)', (s) => mib(s.memory?.rssAfterConvergeMiB)));
+    out.push(row('  V8 heap in use / reserved then (/metrics)', (s) => heap(s.memory?.heapAfterConverge)));
     if (any((s) => s.memory?.rssAfterNewNamespacesMiB ?? s.memory?.rssAfterRotationMiB)) {
       out.push(row('  same process after rotation / new namespaces', (s) => `${mib(s.memory?.rssAfterRotationMiB)} / ${mib(s.memory?.rssAfterNewNamespacesMiB)}`));
+      out.push(row('  V8 heap in use / reserved after new namespaces', (s) => heap(s.memory?.heapAfterNewNamespaces)));
     }
     out.push(row('  same process, peak RSS (VmHWM)', (s) => mib(s.memory?.peakRssMiB ?? s.memory?.peakRssDuringFanOutMiB)));
     out.push(row('Fresh operator: start → "caches synced"', (s) => ms(s.memory?.fresh?.startToCachesSyncedMs)));
     out.push(row('Fresh operator: RSS over converged state', (s) => mib(s.memory?.fresh?.rssMiB)));
+    out.push(row('  V8 heap in use / reserved (/metrics)', (s) => heap(s.memory?.fresh?.heap)));
   }
   return out;
 }
@@ -134,6 +176,7 @@ function unrelatedSection(results: BenchResults): string[] {
       '|---|---:|---:|',
       `| start → "caches synced" (per run) | ${runs(u.without, (r) => ms(r.startToCachesSyncedMs))} | ${runs(u.with, (r) => ms(r.startToCachesSyncedMs))} |`,
       `| RSS (per run) | ${runs(u.without, (r) => mib(r.rssMiB))} | ${runs(u.with, (r) => mib(r.rssMiB))} |`,
+      `| V8 heap in use / reserved (per run) | ${runs(u.without, (r) => heap(r.heap))} | ${runs(u.with, (r) => heap(r.heap))} |`,
       `| objects in the informer caches | ${formatCached(u.without[0]?.cached)} | ${formatCached(u.with[0]?.cached)} |`,
       '',
       `Mean RSS difference, with minus without: ${u.deltaMiB >= 0 ? '+' : ''}${u.deltaMiB.toFixed(1)} MiB. The operator's Secret list/watch requests while they existed (from the audit log): ${u.secretRequests.map((r) => `\`${r}\``).join(', ') || 'none'}.`,
@@ -164,6 +207,13 @@ function details(results: BenchResults): string[] {
       }
     }
     if (s.rotation) lines.push(`- Rotation: ${timed(s.rotation)} (${s.rotation.detail ?? ''}; a list poll every ${ms(s.rotation.meanPollPeriodMs)} on average); operator writes: ${formatSummary(s.rotation.writes)}`);
+    if (s.refresh) {
+      const r = s.refresh;
+      const fractions = r.rollouts.map((x) => (x.atFractionOfPreviousLifetime === undefined ? '–' : x.atFractionOfPreviousLifetime.toFixed(2))).join(', ');
+      lines.push(
+        `- Provider refresh: Google credential \`bench-gcr\` (same namespaces and ServiceAccounts, beside the static one), local token endpoint issuing ${r.tokenLifetimeS} s tokens. First mint → every namespace ${seconds(r.firstFanOutMs)} with ${r.firstFanOutTokenRequests ?? '–'} token request(s). Then ${r.refreshesPublished ?? 0} refreshes published over ${seconds(r.windowMs)} with ${r.tokenRequests ?? '–'} token requests (counted by the endpoint); each minted at ${fractions || '–'} of the previous token's lifetime; issued → every Secret: ${r.rollouts.map((x) => seconds(x.issuedToEverywhereMs)).join(', ') || '–'}; ${r.polls ?? 0} list polls (one every ${ms(r.meanPollPeriodMs)}); longest a Secret was seen holding an expired token: ${ms(r.longestExpiredMs)}; namespace samples without a Secret or with a token the endpoint never issued: ${r.unknownTokenSightings ?? '–'}; operator CPU ${cpu(r.cpuS)}; operator writes: ${r.writes ? formatSummary(r.writes) : '–'}.${r.error ? ` Error: ${r.error}` : ''}`,
+      );
+    }
     if (s.newns) {
       const n = s.newns;
       lines.push(

@@ -43,6 +43,41 @@ export interface RotationResult extends Timed {
   meanPollPeriodMs?: number;
 }
 
+export interface RefreshRollout {
+  /** From the token endpoint issuing the token to the first poll that showed it (or a newer one) in every namespace. */
+  issuedToEverywhereMs: number;
+  /** How far into the previous token's lifetime the refresh was minted (the policy: about 0.5). */
+  atFractionOfPreviousLifetime?: number;
+}
+
+/** Scenario 6: a Google credential with short-lived tokens from the local token endpoint. */
+export interface RefreshResult extends Timed {
+  targets: number;
+  tokenLifetimeS: number;
+  refreshesWanted: number;
+  /** Create → the first token in every namespace, and the token requests that took (must be 1). */
+  firstFanOutMs?: number;
+  firstFanOutTokenRequests?: number;
+  /** New tokens seen in at least one Secret during the window. */
+  refreshesPublished?: number;
+  /** Counted by the token endpoint over the window. */
+  tokenRequests?: number;
+  callsPerRefresh?: number;
+  rollouts: RefreshRollout[];
+  rolloutP50Ms?: number;
+  rolloutMaxMs?: number;
+  /** Longest time a poll saw a Secret holding a token past its expiry (0: never seen). */
+  longestExpiredMs?: number;
+  /** Polls × namespaces where a target had no Secret or a token the endpoint never issued. */
+  unknownTokenSightings?: number;
+  windowMs?: number;
+  polls?: number;
+  meanPollPeriodMs?: number;
+  writes?: RequestSummary;
+  cpuS?: number;
+  error?: string;
+}
+
 export interface NewNamespaceResult {
   count: number;
   ratePerSecond: number;
@@ -76,6 +111,8 @@ export interface SteadyResult {
   writes: RequestSummary;
   reads: RequestSummary;
   providerCalls: string;
+  /** Token requests the Google endpoint received while this operator ran (the Google credential was converged with a long-lived token). */
+  googleTokenRequests?: number;
   startToCachesSyncedMs?: number;
   rssMiB?: number;
   /** CPU seconds of the whole process life (start-up included). */
@@ -83,13 +120,21 @@ export interface SteadyResult {
   error?: string;
 }
 
+/** V8's heap as the operator reports it on /metrics: in use, and reserved from the system. */
+export interface HeapMiB {
+  usedMiB: number;
+  totalMiB: number;
+}
+
 export interface MemoryResult {
   /** The fan-out operator, right after it converged. */
   rssAfterConvergeMiB?: number;
+  heapAfterConverge?: HeapMiB;
   peakRssDuringFanOutMiB?: number;
   /** The same process after the rotation and the new-namespace scenarios. */
   rssAfterRotationMiB?: number;
   rssAfterNewNamespacesMiB?: number;
+  heapAfterNewNamespaces?: HeapMiB;
   peakRssMiB?: number;
   /** A fresh operator over the converged state. */
   fresh?: FreshStart;
@@ -114,6 +159,8 @@ export interface FreshStart {
   cached?: Record<string, number>;
   rssMiB: number;
   rssSamplesMiB: number[];
+  /** Read from /metrics after the RSS samples. */
+  heap?: HeapMiB;
 }
 
 export interface SizeResult {
@@ -121,6 +168,7 @@ export interface SizeResult {
   setup: { createNamespacesMs: number; defaultServiceAccountsMs: number };
   fanout?: FanOutResult;
   rotation?: RotationResult;
+  refresh?: RefreshResult;
   newns?: NewNamespaceResult;
   steady?: SteadyResult;
   memory?: MemoryResult;

@@ -17,7 +17,7 @@ import {
   TARGET_LABEL,
 } from '../lib/kube.js';
 import type { OperatorProcess } from '../lib/operator.js';
-import type { FanOutResult } from '../lib/results.js';
+import type { FanOutResult, HeapMiB } from '../lib/results.js';
 import { CRONJOB_ACCOUNT, CRONJOB_NAMESPACE } from '../lib/setup.js';
 import { errorMessage, progress, sleep, waitUntil, withTimeout } from '../lib/util.js';
 
@@ -171,6 +171,7 @@ export interface OperatorFanOut {
   result: FanOutResult['operator'];
   operator: OperatorProcess;
   rssAfterConvergeMiB?: number;
+  heapAfterConverge?: HeapMiB;
   peakRssMiB?: number;
 }
 
@@ -200,12 +201,14 @@ async function runOperatorFanOut(ctx: BenchContext, targets: readonly string[], 
   // Let the last status write and events land before counting.
   await sleep(1000);
   const memory = operator.memory();
+  const heapAfterConverge = await operator.heapMiB();
   const writes = await writesSince(ctx, mark, OPERATOR_USER);
   const status = await credentialStatus(ctx.admin.custom, CREDENTIAL_NAME);
   const last = outcome.last;
   return {
     operator,
     rssAfterConvergeMiB: memory.rssKiB / MiB,
+    heapAfterConverge,
     peakRssMiB: memory.hwmKiB / MiB,
     result: {
       ms: outcome.ms,

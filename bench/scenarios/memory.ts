@@ -30,7 +30,9 @@ export async function freshStart(ctx: BenchContext, label: string, size: number)
       samples.push(operator.memory().rssKiB / 1024);
       await sleep(500);
     }
+    const heap = await operator.heapMiB();
     return {
+      heap,
       startToCachesSyncedMs,
       informerSyncMs: typeof line?.ms === 'number' ? line.ms : undefined,
       cached: line?.cached as Record<string, number> | undefined,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CREDENTIAL_LABEL } from '../../src/api/constants.js';
 import { auditMark } from '../lib/audit.js';
 import { CREDENTIAL_NAME, SOURCE_SECRET, timeoutFor, type BenchContext } from '../lib/context.js';
-import { fanOutState, OPERATOR_USER, pollFanOut, replaceSourceSecret } from '../lib/kube.js';
+import { fanOutState, OPERATOR_USER, pollFanOut, replaceOpaqueSecret } from '../lib/kube.js';
 import type { OperatorProcess } from '../lib/operator.js';
 import type { RotationResult } from '../lib/results.js';
 import { POLL_INTERVAL_MS, writesSince } from './fanout.js';
@@ -14,7 +14,7 @@ export async function rotation(ctx: BenchContext, targets: readonly string[], op
   const mark = auditMark(ctx.auditLog);
   const cpuBefore = operator.cpuSeconds();
   const started = Date.now();
-  await replaceSourceSecret(ctx.admin.core, SOURCE_SECRET, ctx.credential.username, password);
+  await replaceOpaqueSecret(ctx.admin.core, SOURCE_SECRET, { username: ctx.credential.username, password });
   ctx.credential = { ...ctx.credential, password };
   const outcome = await pollFanOut(
     () => fanOutState(ctx.admin.kc, new Set(targets), CREDENTIAL_NAME, { labelSelector: `${CREDENTIAL_LABEL}=${CREDENTIAL_NAME}` }, ctx.credential),

@@ -3,6 +3,7 @@ import { startOperator, timeoutFor, type BenchContext } from '../lib/context.js'
 import { OPERATOR_USER } from '../lib/kube.js';
 import type { SteadyResult } from '../lib/results.js';
 import { errorMessage, sleep, waitUntil } from '../lib/util.js';
+import type { GoogleSetup } from './refresh.js';
 
 const RESYNC_SECONDS = 2;
 
@@ -10,13 +11,15 @@ const RESYNC_SECONDS = 2;
  * With everything converged, a fresh operator with a 2 s resync runs until it
  * has logged N "periodic resync" lines (a debug line, hence --log-level
  * debug). Every request its identity makes from spawn to stop is read from
- * the audit log: the writes must be none.
+ * the audit log: the writes must be none. When the refresh scenario ran, its Google credential is converged
+ * too, holding a long-lived token, and the local token endpoint counts the provider calls: they must be none.
  */
-export async function steadyState(ctx: BenchContext, size: number): Promise<SteadyResult> {
+export async function steadyState(ctx: BenchContext, size: number, google?: GoogleSetup): Promise<SteadyResult> {
   const wanted = ctx.options.resyncs;
   const mark = auditMark(ctx.auditLog);
+  const tokenRequestsBefore = google?.server.tokenRequests();
   const started = Date.now();
-  const operator = startOperator(ctx, `steady-${size}`, 'debug', ['--resync-seconds', String(RESYNC_SECONDS)]);
+  const operator = startOperator(ctx, `steady-${size}`, 'debug', ['--resync-seconds', String(RESYNC_SECONDS)], google?.env);
   let startToCachesSyncedMs: number | undefined;
   let rssMiB: number | undefined;
   let cpuS: number | undefined;
@@ -48,7 +51,8 @@ export async function steadyState(ctx: BenchContext, size: number): Promise<Stea
     windowMs,
     writes: summarize(events.filter(isWrite)),
     reads: summarize(events.filter((e) => !isWrite(e))),
-    providerCalls: '0 by construction: the static provider reads its source Secret from the informer cache and calls nothing',
+    providerCalls: `${google ? `Google: ${google.server.tokenRequests() - tokenRequestsBefore!} token requests, counted by the token endpoint; ` : ''}static: 0 by construction (the static provider reads its source Secret from the informer cache and calls nothing)`,
+    googleTokenRequests: google ? google.server.tokenRequests() - tokenRequestsBefore! : undefined,
     startToCachesSyncedMs,
     rssMiB,
     cpuS,

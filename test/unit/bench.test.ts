@@ -1,0 +1,100 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseArgs, UsageError } from '../../bench/lib/args.js';
+import { rows } from '../../bench/lib/report.js';
+import type { BenchResults, RefreshResult, SizeResult } from '../../bench/lib/results.js';
+import { percentile } from '../../bench/lib/util.js';
+import { tokenLifetimeFor } from '../../bench/scenarios/refresh.js';
+
+/** The benchmark's own logic: what it claims must follow from what it measured. */
+
+function results(sizes: SizeResult[]): BenchResults {
+  return {
+    startedAt: '2026-11-22T00:00:00.000Z',
+    command: 'npm run bench',
+    machine: { nproc: 2, memTotalGiB: 1, cpuModel: 'cpu', kernel: 'k', node: 'v22', kubectl: 'v1', kubernetes: 'v1.35' },
+    options: {},
+    sizes,
+  };
+}
+
+function refresh(overrides: Partial<RefreshResult>): RefreshResult {
+  return { targets: 100, tokenLifetimeS: 18, refreshesWanted: 3, rollouts: [], timeoutMs: 60_000, ...overrides };
+}
+
+function cell(r: BenchResults, metric: string): string | undefined {
+  return rows(r).find((row) => row.metric.trim() === metric)?.cells[0];
+}
+
+describe('bench command line', () => {
+  it.each([
+    [[], { sizes: [100, 1000, 5000], cronjobFullMax: 1000, cronjobSample: 250, refreshes: 3 }],
+    [['--quick'], { sizes: [100, 1000], cronjobFullMax: 100, cronjobSample: 100 }],
+    [['--quick', '--cronjob-full-max', '1000'], { sizes: [100, 1000], cronjobFullMax: 1000, cronjobSample: 100 }],
+    [['--sizes', '5000,100,100'], { sizes: [100, 5000] }],
+    [['--refreshes=5', '--token-lifetime', '30'], { refreshes: 5, tokenLifetimeSeconds: 30 }],
+  ])('%j', (argv, expected) => {
+    expect(parseArgs(argv)).toMatchObject(expected);
+  });
+
+  it.each([
+    [['--sizes', '0'], /--sizes "0" must be a whole number/],
+    [['--scenarios', 'fanout,bogus'], /unknown scenario "bogus"/],
+    [['--refreshes'], /--refreshes needs a value/],
+    [['--token-lifetime', '1.5'], /must be a whole number/],
+    [['--fast'], /unknown option "--fast"/],
+  ])('%j is refused with a message that says what to fix', (argv, message) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(message);
+  });
+});
+
+describe('bench report', () => {
+  it('prints "did not converge" for a refresh run that saw no refresh, never a time', () => {
+    const r = results([{ size: 100, setup: { createNamespacesMs: 1, defaultServiceAccountsMs: 1 }, errors: [], refresh: refresh({ error: 'timed out' }) }]);
+    expect(cell(r, 'token requests per refresh (must be 1)')).toBe('did not converge');
+    expect(cell(r, 'refresh: token issued → every Secret holds it, p50 / max')).toBe('did not converge');
+  });
+
+  it('reports token requests per refresh as measured, a double mint included', () => {
+    const r = results([
+      {
+        size: 100,
+        setup: { createNamespacesMs: 1, defaultServiceAccountsMs: 1 },
+        errors: [],
+        refresh: refresh({ tokenRequests: 4, refreshesPublished: 3, callsPerRefresh: 4 / 3, rollouts: [{ issuedToEverywhereMs: 1200 }], rolloutP50Ms: 1200, rolloutMaxMs: 1200 }),
+      },
+    ]);
+    expect(cell(r, 'token requests per refresh (must be 1)')).toBe('1.33 (4 requests, 3 refreshes)');
+    expect(cell(r, 'refresh: token issued → every Secret holds it, p50 / max')).toBe('1.20 s / 1.20 s');
+  });
+
+  it('says a fan-out that timed out did not converge', () => {
+    const r = results([
+      {
+        size: 100,
+        setup: { createNamespacesMs: 1, defaultServiceAccountsMs: 1 },
+        errors: [],
+        fanout: { targets: 100, operator: { timeoutMs: 1000, polls: 3, pollIntervalMs: 200, writes: { total: 0, byKind: {}, errors: {} }, warnings: 0 } },
+      },
+    ]);
+    expect(cell(r, 'Fan-out: operator, apply → every Secret + SA entry')).toBe('did not converge');
+  });
+});
+
+describe('bench helpers', () => {
+  it.each([
+    [100, undefined, 18],
+    [1000, undefined, 36],
+    [5000, undefined, 116],
+    [1000, 60, 60],
+  ])('token lifetime at %i namespaces (override %p) is %i s', (size, override, expected) => {
+    expect(tokenLifetimeFor(size, override)).toBe(expected);
+  });
+
+  it('takes nearest-rank percentiles', () => {
+    const values = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(percentile(values, 50)).toBe(50);
+    expect(percentile(values, 99)).toBe(99);
+    expect(percentile([], 50)).toBeUndefined();
+  });
+});
