@@ -204,8 +204,8 @@ describe('config/default, as rendered by kubectl kustomize', () => {
     });
 
     it('requests resources and limits memory', () => {
-      expect(container.resources?.requests).toEqual({ cpu: '50m', memory: '64Mi' });
-      expect(container.resources?.limits?.memory).toBe('256Mi');
+      expect(container.resources?.requests).toEqual({ cpu: '50m', memory: '192Mi' });
+      expect(container.resources?.limits?.memory).toBe('512Mi');
     });
   });
 
