@@ -100,7 +100,7 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
     await operator.stop();
     if (scenarios.has('refresh')) {
       progress(`size ${size}: provider refresh (a Google credential beside the static one)`);
-      const run = await providerRefresh(ctx, targets, size);
+      const run = await providerRefresh(ctx, size);
       result.refresh = run.result;
       google = run.google;
       if (run.result.error) result.errors.push(`provider refresh: ${run.result.error}`);

@@ -79,7 +79,7 @@ export function rows(results: BenchResults): Row[] {
     out.push(row('  operator writes / CPU time during rotation', (s) => (s.rotation ? `${total(s.rotation.writes)} / ${cpu(s.rotation.cpuS)}` : '–')));
   }
   if (any((s) => s.refresh)) {
-    out.push(row('Provider refresh (Google, short-lived tokens): token lifetime', (s) => (s.refresh ? `${s.refresh.tokenLifetimeS} s` : '–')));
+    out.push(row('Provider refresh (Google): token lifetime / namespaces', (s) => (s.refresh ? `${s.refresh.tokenLifetimeS} s / ${s.refresh.targets}` : '–')));
     out.push(
       row('  first mint → every namespace (token requests)', (s) =>
         s.refresh ? `${seconds(s.refresh.firstFanOutMs)} (${s.refresh.firstFanOutTokenRequests ?? '–'})` : '–',
@@ -211,7 +211,7 @@ function details(results: BenchResults): string[] {
       const r = s.refresh;
       const fractions = r.rollouts.map((x) => (x.atFractionOfPreviousLifetime === undefined ? '–' : x.atFractionOfPreviousLifetime.toFixed(2))).join(', ');
       lines.push(
-        `- Provider refresh: Google credential \`bench-gcr\` (same namespaces and ServiceAccounts, beside the static one), local token endpoint issuing ${r.tokenLifetimeS} s tokens. First mint → every namespace ${seconds(r.firstFanOutMs)} with ${r.firstFanOutTokenRequests ?? '–'} token request(s). Then ${r.refreshesPublished ?? 0} refreshes published over ${seconds(r.windowMs)} with ${r.tokenRequests ?? '–'} token requests (counted by the endpoint); each minted at ${fractions || '–'} of the previous token's lifetime; issued → every Secret: ${r.rollouts.map((x) => seconds(x.issuedToEverywhereMs)).join(', ') || '–'}; ${r.polls ?? 0} list polls (one every ${ms(r.meanPollPeriodMs)}); longest a Secret was seen holding an expired token: ${ms(r.longestExpiredMs)}; namespace samples without a Secret or with a token the endpoint never issued: ${r.unknownTokenSightings ?? '–'}; operator CPU ${cpu(r.cpuS)}; operator writes: ${r.writes ? formatSummary(r.writes) : '–'}.${r.error ? ` Error: ${r.error}` : ''}`,
+        `- Provider refresh: Google credential \`bench-gcr\` (every namespace labelled for the benchmark at that point, ${r.targets} with those the latency scenario added, and their default ServiceAccounts; beside the static credential), local token endpoint issuing ${r.tokenLifetimeS} s tokens. First mint → every namespace ${seconds(r.firstFanOutMs)} with ${r.firstFanOutTokenRequests ?? '–'} token request(s). Then ${r.refreshesPublished ?? 0} refreshes published over ${seconds(r.windowMs)} with ${r.tokenRequests ?? '–'} token requests (counted by the endpoint); each minted at ${fractions || '–'} of the previous token's lifetime; issued → every Secret: ${r.rollouts.map((x) => seconds(x.issuedToEverywhereMs)).join(', ') || '–'}; ${r.polls ?? 0} list polls (one every ${ms(r.meanPollPeriodMs)}); longest a Secret was seen holding an expired token: ${ms(r.longestExpiredMs)}; namespace samples without a Secret or with a token the endpoint never issued: ${r.unknownTokenSightings ?? '–'}; operator CPU ${cpu(r.cpuS)}; operator writes: ${r.writes ? formatSummary(r.writes) : '–'}.${r.error ? ` Error: ${r.error}` : ''}`,
       );
     }
     if (s.newns) {
