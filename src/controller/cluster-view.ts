@@ -73,13 +73,13 @@ export class ClusterView {
 
   /** Every Secret labelled for this credential, wherever it is. */
   managedSecretsOf(credential: string): SecretView[] {
-    const found = new Map<string, SecretView>();
+    const found: SecretView[] = [];
     for (const cached of this.caches.managedSecrets.list()) {
       if (cached.metadata?.labels?.[CREDENTIAL_LABEL] !== credential) continue;
-      const fresh = this.managedSecret(cached.metadata.namespace ?? '', cached.metadata.name ?? '');
-      if (fresh && fresh.metadata.labels?.[CREDENTIAL_LABEL] === credential) found.set(`${fresh.metadata.namespace}/${fresh.metadata.name}`, fresh);
+      const fresh = this.secretWrites.read(cached.metadata.namespace, cached.metadata.name ?? '', cached) as SecretView | undefined;
+      if (fresh && fresh.metadata.labels?.[CREDENTIAL_LABEL] === credential) found.push(fresh);
     }
-    return [...found.values()];
+    return found;
   }
 
   serviceAccounts(namespace: string): ServiceAccountView[] {
@@ -90,13 +90,19 @@ export class ClusterView {
       .map(toServiceAccountView);
   }
 
-  /** Every ServiceAccount in the cluster (for cleanup of entries in namespaces no longer targeted). */
-  allServiceAccounts(): ServiceAccountView[] {
-    return this.caches.serviceAccounts
-      .list()
-      .map((sa) => this.serviceAccountWrites.read(sa.metadata?.namespace, sa.metadata?.name ?? '', sa))
-      .filter((sa): sa is V1ServiceAccount => sa !== undefined)
-      .map(toServiceAccountView);
+  /**
+   * Every ServiceAccount in the cluster (for cleanup of entries in namespaces no longer targeted),
+   * except those in `exceptNamespaces`, which are skipped before any work is done on them.
+   */
+  allServiceAccounts(exceptNamespaces?: ReadonlySet<string>): ServiceAccountView[] {
+    const found: ServiceAccountView[] = [];
+    for (const cached of this.caches.serviceAccounts.list()) {
+      const namespace = cached.metadata?.namespace;
+      if (exceptNamespaces?.has(namespace ?? '')) continue;
+      const fresh = this.serviceAccountWrites.read(namespace, cached.metadata?.name ?? '', cached);
+      if (fresh) found.push(toServiceAccountView(fresh));
+    }
+    return found;
   }
 
   get sources(): SourceReader {

@@ -61,6 +61,8 @@ export class MutationCache<T extends Versioned> {
    * `null` means "we deleted it"; undefined means "no fresher knowledge than the cache".
    */
   read(namespace: string | undefined, name: string, cached: T | undefined): T | undefined {
+    // The common case by far (nothing written lately), and a reconcile reads every object it targets.
+    if (this.entries.size === 0) return cached;
     const key = keyOf(namespace, name);
     const entry = this.entries.get(key);
     if (!entry) return cached;

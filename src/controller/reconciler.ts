@@ -1,20 +1,29 @@
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
-import { CREDENTIAL_DIGEST_ANNOTATION, CREDENTIAL_LABEL, DOCKERCONFIGJSON_KEY, EXPIRES_AT_ANNOTATION, FINALIZER } from '../api/constants.js';
+import {
+  CREDENTIAL_DIGEST_ANNOTATION,
+  CREDENTIAL_LABEL,
+  DEFAULT_SERVICE_ACCOUNTS,
+  DOCKERCONFIGJSON_KEY,
+  EXPIRES_AT_ANNOTATION,
+  FINALIZER,
+} from '../api/constants.js';
 import { parseDockerConfigJson } from '../desired/dockerconfig.js';
 import { isStillValid, mintDue, nextRefreshAfterSuccess, nextRetryAfterFailure, type RefreshInput } from '../policy/refresh.js';
 import { toKubeTime } from '../status/time.js';
-import type { FailedNamespace, ProviderName, RegistryCredential } from '../api/types.js';
+import type { FailedNamespace, ProviderName, RegistryCredential, RegistryCredentialStatus } from '../api/types.js';
 import { validateSpec } from '../api/validate.js';
 import { targetNamespaces } from '../desired/namespaces.js';
 import {
   classifyExistingSecret,
   credentialDigest,
-  desiredSecret,
+  desiredSecretIn,
   mergeSecretForUpdate,
   secretNeedsReplace,
   secretNeedsUpdate,
+  secretTemplate,
   type DesiredSecret,
+  type SecretTemplate,
   type SecretView,
 } from '../desired/secret.js';
 import {
@@ -30,7 +39,7 @@ import { isKind, KubeApiError } from '../kube/errors.js';
 import type { KubeWriter } from '../kube/writer.js';
 import type { Logger } from '../observability/logger.js';
 import { ProviderError, type MintedCredential, type Provider } from '../providers/types.js';
-import { computeStatus, statusMergePatch, statusTransitions, type ReconcileFacts } from '../status/compute.js';
+import { computeStatus, onlyCountsChanged, statusMergePatch, statusTransitions, type ReconcileFacts } from '../status/compute.js';
 import { statusEqual } from '../status/conditions.js';
 import type { Clock } from './clock.js';
 import { toServiceAccountView, type ClusterView } from './cluster-view.js';
@@ -59,6 +68,12 @@ const SERVICE_ACCOUNT_RETRIES = 5;
  */
 const CONFLICT_RECHECK_MS = 5 * 60_000;
 
+/**
+ * How long a status change that only moves counts waits, so that a burst of namespace events is
+ * written as a few status patches instead of one each (docs/adr/0007-status-write-coalescing.md).
+ */
+const STATUS_COALESCE_MS = 1_000;
+
 /** A fan-out write failed in a way worth retrying soon (a conflict, a transient error). */
 class RetryableFanOutError extends Error {}
 
@@ -78,6 +93,21 @@ interface AccountResult {
   failed: boolean;
 }
 
+/** ServiceAccount edits of one reconcile: results decided without a write, and writes in flight. */
+class AccountEdits {
+  private readonly decided: AccountResult[] = [];
+  private readonly pending: Promise<AccountResult>[] = [];
+
+  add(result: AccountResult | Promise<AccountResult>): void {
+    if (result instanceof Promise) this.pending.push(result);
+    else this.decided.push(result);
+  }
+
+  async settled(): Promise<AccountResult[]> {
+    return [...this.decided, ...(await Promise.all(this.pending))];
+  }
+}
+
 /**
  * Level-based reconcile of one RegistryCredential: read the caches, decide,
  * build the desired objects, write only what differs, report. It never
@@ -93,6 +123,8 @@ export class Reconciler {
   private readonly refreshPlans = new Map<string, { nextRefreshTime?: Date; failedAttempts: number }>();
   /** credential → the generation of its last mint: the cached status may not show our status write yet. */
   private readonly mintedGenerations = new Map<string, number | undefined>();
+  /** credential → when this process last wrote its status, and what it wrote (the cache may not show it yet). */
+  private readonly statusWrites = new Map<string, { at: number; status: RegistryCredentialStatus }>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.limit = pLimit(deps.writeConcurrency);
@@ -100,7 +132,10 @@ export class Reconciler {
 
   async reconcile(name: string): Promise<ReconcileResult> {
     const credential = this.deps.view.credential(name);
-    if (!credential) return {};
+    if (!credential) {
+      this.statusWrites.delete(name);
+      return {};
+    }
     const log = this.deps.log.child({ credential: name, reconcileId: Math.random().toString(36).slice(2, 10) });
     if (credential.metadata.deletionTimestamp) {
       await this.finalize(credential, log);
@@ -142,8 +177,7 @@ export class Reconciler {
     if (!validation.ok) {
       // Terminal until the spec changes: reported, not retried, and nothing published is touched.
       facts.invalid = { reason: validation.reason, message: validation.message };
-      await this.writeStatus(credential, facts, log);
-      return {};
+      return this.requeueAt(undefined, await this.writeStatus(credential, facts, log));
     }
     facts.provider = validation.provider;
     const { targets } = targetNamespaces(spec.namespaces, view.namespaces());
@@ -155,17 +189,21 @@ export class Reconciler {
     if (!minted) {
       // What is published stays in place: count it as it is.
       facts.synced = targets.filter((ns) => classifyExistingSecret(view.managedSecret(ns, secretName), name) === 'ours').length;
-      await this.writeStatus(credential, facts, log);
-      return this.requeueAt(facts.refresh?.nextRefreshTime);
+      return this.requeueAt(facts.refresh?.nextRefreshTime, await this.writeStatus(credential, facts, log));
     }
     const targetSet = new Set(targets);
     const claims = this.competingClaims(credential, secretName);
-    const results = await Promise.all(
-      targets.map((ns) => this.limit(() => this.syncSecret(credential, ns, secretName, minted, claims.get(ns), log))),
-    );
+    const template = secretTemplate({
+      credentialName: name,
+      credentialUid: credential.metadata.uid ?? '',
+      secretName,
+      dockerConfigJson: minted.dockerConfigJson,
+      expiresAt: minted.expiresAt,
+    });
+    const results = await this.syncSecrets(credential, targets, template, claims, log);
     const syncedNamespaces = results.filter((r) => r.synced).map((r) => r.namespace);
     facts.synced = syncedNamespaces.length;
-    facts.failed = results.flatMap((r) => (r.failure ? [r.failure] : []));
+    facts.failed = results.filter((r) => r.failure).map((r) => r.failure!);
     // A refresh is a new credential, not a copy restored in one namespace: it replaced published data, or is the first.
     const firstPublish = results.some((r) => r.synced) && !results.some((r) => r.existed);
     const changed = (mintedNow && expiring) || results.some((r) => r.replacedData) || firstPublish;
@@ -176,12 +214,13 @@ export class Reconciler {
     facts.serviceAccountFailures = accounts.filter((a) => a.failed).length;
 
     await this.removeStaleSecrets(credential, secretName, targetSet, log);
-    await this.writeStatus(credential, facts, log);
+    const statusDelayMs = await this.writeStatus(credential, facts, log);
 
     if (results.some((r) => r.retry) || facts.serviceAccountFailures > 0) {
+      // The retry runs the whole reconcile again, status included.
       throw new RetryableFanOutError(`${facts.targets - facts.synced} namespaces or ${facts.serviceAccountFailures} ServiceAccounts need another try`);
     }
-    return this.requeueAt(facts.refresh?.nextRefreshTime);
+    return this.requeueAt(facts.refresh?.nextRefreshTime, statusDelayMs);
   }
 
   /** The resourceVersion of the source Secret the spec names (undefined: none, or not found). */
@@ -201,9 +240,14 @@ export class Reconciler {
     return this.mintedSourceVersions.has(name) && this.mintedSourceVersions.get(name) !== version;
   }
 
-  /** Refresh is a delayed key: the queue runs it again at the time given. */
-  private requeueAt(at: Date | undefined): ReconcileResult {
-    return at ? { requeueAfterMs: Math.max(0, at.getTime() - this.deps.clock.now()) } : {};
+  /**
+   * Refresh is a delayed key: the queue runs it again at the time given, or after `statusDelayMs`
+   * (a held-back status write) if that is sooner.
+   */
+  private requeueAt(at: Date | undefined, statusDelayMs?: number): ReconcileResult {
+    const refreshMs = at ? Math.max(0, at.getTime() - this.deps.clock.now()) : undefined;
+    if (statusDelayMs === undefined) return refreshMs === undefined ? {} : { requeueAfterMs: refreshMs };
+    return { requeueAfterMs: refreshMs === undefined ? statusDelayMs : Math.min(refreshMs, statusDelayMs) };
   }
 
   /** The credential our Secrets hold now (any one of them: they are written together). */
@@ -344,15 +388,42 @@ export class Reconciler {
     return claims;
   }
 
-  private async syncSecret(
+  /**
+   * One result per target, in the same order. A namespace whose Secret is already right is settled
+   * here without a promise or a slot in the write pool: on a converged credential that is nearly
+   * every namespace, and this loop runs on every event.
+   */
+  private async syncSecrets(
+    credential: RegistryCredential,
+    targets: readonly string[],
+    template: SecretTemplate,
+    claims: ReadonlyMap<string, string>,
+    log: Logger,
+  ): Promise<NamespaceResult[]> {
+    const results = new Array<NamespaceResult>(targets.length);
+    const writes: Promise<void>[] = [];
+    targets.forEach((namespace, i) => {
+      const step = this.secretStep(credential, namespace, template, claims.get(namespace), log);
+      if (typeof step === 'function') {
+        writes.push(this.limit(step).then((result) => void (results[i] = result)));
+      } else {
+        results[i] = step;
+      }
+    });
+    await Promise.all(writes);
+    return results;
+  }
+
+  /** What one namespace needs: a result when no write is needed, else the write that settles it. */
+  private secretStep(
     credential: RegistryCredential,
     namespace: string,
-    secretName: string,
-    minted: MintedCredential,
+    template: SecretTemplate,
     olderClaim: string | undefined,
     log: Logger,
-  ): Promise<NamespaceResult> {
+  ): NamespaceResult | (() => Promise<NamespaceResult>) {
     const name = credential.metadata.name;
+    const secretName = template.metadata.name;
     const existing = this.deps.view.managedSecret(namespace, secretName);
     const ownership = classifyExistingSecret(existing, name);
     const conflict = (message: string): NamespaceResult => ({
@@ -367,20 +438,27 @@ export class Reconciler {
     if (ownership === 'absent' && olderClaim) {
       return conflict(`secret ${secretName} is claimed by the older RegistryCredential ${olderClaim}`);
     }
-    const desired = desiredSecret({
-      credentialName: name,
-      credentialUid: credential.metadata.uid ?? '',
-      secretName,
-      namespace,
-      dockerConfigJson: minted.dockerConfigJson,
-      expiresAt: minted.expiresAt,
-    });
-    const conflictKey = `${name}/${namespace}/${secretName}`;
-    const seenConflict = this.unmanagedConflicts.get(conflictKey);
-    if (!existing && seenConflict !== undefined && this.deps.clock.now() - seenConflict < CONFLICT_RECHECK_MS) {
-      return conflict(`secret ${secretName} exists and is not managed by regcred-operator`);
+    if (this.unmanagedConflicts.size > 0) {
+      const conflictKey = `${name}/${namespace}/${secretName}`;
+      const seenConflict = this.unmanagedConflicts.get(conflictKey);
+      if (!existing && seenConflict !== undefined && this.deps.clock.now() - seenConflict < CONFLICT_RECHECK_MS) {
+        return conflict(`secret ${secretName} exists and is not managed by regcred-operator`);
+      }
+      this.unmanagedConflicts.delete(conflictKey);
     }
-    this.unmanagedConflicts.delete(conflictKey);
+    if (existing && !secretNeedsUpdate(existing, template)) return { namespace, synced: true, existed: true };
+    return () => this.writeSecret(credential, namespace, existing, template, log);
+  }
+
+  private async writeSecret(
+    credential: RegistryCredential,
+    namespace: string,
+    existing: SecretView | undefined,
+    template: SecretTemplate,
+    log: Logger,
+  ): Promise<NamespaceResult> {
+    const secretName = template.metadata.name;
+    const desired = desiredSecretIn(template, namespace);
     try {
       if (!existing) {
         await this.createSecret(desired);
@@ -393,15 +471,12 @@ export class Reconciler {
         await this.createSecret(desired);
         return { namespace, synced: true, existed: true, replacedData };
       }
-      if (secretNeedsUpdate(existing, desired)) {
-        const written = await this.deps.writer.replaceSecret(mergeSecretForUpdate(existing, desired));
-        this.deps.view.secretWrites.wrote(written);
-        log.debug({ namespace }, 'secret updated');
-        return { namespace, synced: true, existed: true, replacedData };
-      }
-      return { namespace, synced: true, existed: true };
+      const written = await this.deps.writer.replaceSecret(mergeSecretForUpdate(existing, desired));
+      this.deps.view.secretWrites.wrote(written);
+      log.debug({ namespace }, 'secret updated');
+      return { namespace, synced: true, existed: true, replacedData };
     } catch (err) {
-      if (isKind(err, 'AlreadyExists')) this.unmanagedConflicts.set(conflictKey, this.deps.clock.now());
+      if (isKind(err, 'AlreadyExists')) this.unmanagedConflicts.set(`${credential.metadata.name}/${namespace}/${secretName}`, this.deps.clock.now());
       return this.secretWriteFailure(namespace, secretName, err, log);
     }
   }
@@ -448,45 +523,62 @@ export class Reconciler {
     const { view } = this.deps;
     const name = credential.metadata.name;
     const selection = credential.spec.serviceAccounts?.names;
-    const jobs: Promise<AccountResult>[] = [];
+    const selectsAny = (selection ?? DEFAULT_SERVICE_ACCOUNTS).length > 0;
+    const add = (sa: ServiceAccountView): PullSecretChange | null => addPullSecret(sa, secretName);
+    const remove = (sa: ServiceAccountView): PullSecretChange | null => removePullSecret(sa, secretName);
+    const edits = new AccountEdits();
     for (const ns of syncedNamespaces) {
       const accounts = view.serviceAccounts(ns);
       const selected = selectServiceAccounts(selection, accounts);
-      if (selected.length === 0 && (selection ?? ['default']).length > 0) facts.missingServiceAccounts += 1;
+      if (selected.length === 0 && selectsAny) facts.missingServiceAccounts += 1;
+      for (const sa of selected) edits.add(this.editServiceAccount(sa, add, true, log));
+      if (selected.length === accounts.length) continue;
       const selectedNames = new Set(selected.map((sa) => sa.name));
-      for (const sa of selected) {
-        jobs.push(this.limit(() => this.editServiceAccount(sa, (fresh) => addPullSecret(fresh, secretName), true, log)));
-      }
       for (const sa of accounts) {
-        if (!selectedNames.has(sa.name) && addedPullSecrets(sa).includes(secretName)) {
-          jobs.push(this.limit(() => this.editServiceAccount(sa, (fresh) => removePullSecret(fresh, secretName), false, log)));
-        }
+        if (!selectedNames.has(sa.name) && addedPullSecrets(sa).includes(secretName)) edits.add(this.editServiceAccount(sa, remove, false, log));
       }
     }
     // Entries we added in namespaces that are no longer targeted, or that lost our Secret.
-    for (const sa of view.allServiceAccounts()) {
-      if (syncedNamespaces.has(sa.namespace) || !addedPullSecrets(sa).includes(secretName)) continue;
+    for (const sa of view.allServiceAccounts(syncedNamespaces)) {
+      if (!addedPullSecrets(sa).includes(secretName)) continue;
       // Another credential's Secret of that name: the entry is its, not ours to remove.
       if (classifyExistingSecret(view.managedSecret(sa.namespace, secretName), name) === 'foreign') continue;
       if (targets.has(sa.namespace) && view.managedSecret(sa.namespace, secretName)) continue;
-      jobs.push(this.limit(() => this.editServiceAccount(sa, (fresh) => removePullSecret(fresh, secretName), false, log)));
+      edits.add(this.editServiceAccount(sa, remove, false, log));
     }
-    return Promise.all(jobs);
+    return edits.settled();
+  }
+
+  /**
+   * Decides from the cached ServiceAccount whether it needs a write at all; only a write takes a slot
+   * in the write pool (most ServiceAccounts of a converged credential need none).
+   */
+  private editServiceAccount(
+    cached: ServiceAccountView,
+    change: (sa: ServiceAccountView) => PullSecretChange | null,
+    wantEntry: boolean,
+    log: Logger,
+  ): AccountResult | Promise<AccountResult> {
+    const edit = change(cached);
+    if (!edit) return { carries: wantEntry, failed: false };
+    return this.limit(() => this.writeServiceAccount(cached, edit, change, wantEntry, log));
   }
 
   /**
    * Read-modify-write with a resourceVersion precondition: on 409 re-read and
    * recompute, so a concurrent writer's entries are never lost (FACTS.md).
    */
-  private async editServiceAccount(
+  private async writeServiceAccount(
     cached: ServiceAccountView,
+    firstEdit: PullSecretChange,
     change: (sa: ServiceAccountView) => PullSecretChange | null,
     wantEntry: boolean,
     log: Logger,
   ): Promise<AccountResult> {
     let sa = cached;
+    let edit: PullSecretChange | null = firstEdit;
     for (let attempt = 0; attempt <= SERVICE_ACCOUNT_RETRIES; attempt++) {
-      const edit = change(sa);
+      if (attempt > 0) edit = change(sa);
       if (!edit) return { carries: wantEntry, failed: false };
       try {
         const written = await this.deps.writer.patchServiceAccount(sa.namespace, sa.name, serviceAccountPatch(sa, edit));
@@ -543,17 +635,18 @@ export class Reconciler {
     this.mintedSourceVersions.delete(name);
     this.mintedGenerations.delete(name);
     this.refreshPlans.delete(name);
+    this.statusWrites.delete(name);
     const ours = view.managedSecretsOf(name);
     if ((credential.spec.deletionPolicy ?? 'Delete') === 'Delete') {
       const names = new Set([credential.spec.secretName ?? name, ...ours.map((s) => s.metadata.name)]);
-      const edits: Promise<AccountResult>[] = [];
+      const edits = new AccountEdits();
       for (const sa of view.allServiceAccounts()) {
         for (const secretName of addedPullSecrets(sa).filter((n) => names.has(n))) {
           if (classifyExistingSecret(view.managedSecret(sa.namespace, secretName), name) === 'foreign') continue;
-          edits.push(this.limit(() => this.editServiceAccount(sa, (fresh) => removePullSecret(fresh, secretName), false, log)));
+          edits.add(this.editServiceAccount(sa, (fresh) => removePullSecret(fresh, secretName), false, log));
         }
       }
-      const results = await Promise.all(edits);
+      const results = await edits.settled();
       if (results.some((r) => r.failed)) throw new RetryableFanOutError('some ServiceAccounts could not be cleaned up; retrying');
       await Promise.all(ours.map((s) => this.limit(() => this.deleteSecret(s, log))));
       log.info({ secrets: ours.length, serviceAccounts: results.length }, 'cleaned up');
@@ -579,15 +672,29 @@ export class Reconciler {
     this.deps.view.secretWrites.wrote(written);
   }
 
-  private async writeStatus(credential: RegistryCredential, facts: ReconcileFacts, log: Logger): Promise<void> {
+  /**
+   * Writes the status if it changed. A change of counts alone, within STATUS_COALESCE_MS of our last
+   * status write, is held back instead: the returned delay is when the key must run again to write it.
+   */
+  private async writeStatus(credential: RegistryCredential, facts: ReconcileFacts, log: Logger): Promise<number | undefined> {
+    const name = credential.metadata.name;
     const next = computeStatus(credential, facts);
     const previous = credential.status;
-    if (statusEqual(previous ?? {}, next)) return;
+    if (statusEqual(previous ?? {}, next)) return undefined;
     const changed = Object.keys({ ...previous, ...next }).filter(
       (key) => !statusEqual((previous as Record<string, unknown> | undefined)?.[key], (next as Record<string, unknown>)[key]),
     );
+    const now = this.deps.clock.now();
+    const last = this.statusWrites.get(name);
+    // Compared with our last write too: a transition it made must not be taken back in silence by a stale cache.
+    if (last && now - last.at < STATUS_COALESCE_MS && onlyCountsChanged(previous, next) && onlyCountsChanged(last.status, next)) {
+      const delayMs = last.at + STATUS_COALESCE_MS - now;
+      log.debug({ changed, delayMs }, 'status counts changed; written shortly, with any that follow');
+      return delayMs;
+    }
     log.debug({ changed }, 'status changed');
-    await this.deps.writer.patchCredentialStatus(credential.metadata.name, statusMergePatch(previous, next));
+    await this.deps.writer.patchCredentialStatus(name, statusMergePatch(previous, next));
+    this.statusWrites.set(name, { at: now, status: next });
     for (const t of statusTransitions(previous, next)) {
       await this.deps.events.record(credential, t.type, t.reason, t.message);
       const level = t.type === 'Warning' ? 'warn' : 'info';

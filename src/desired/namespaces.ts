@@ -25,8 +25,10 @@ export interface TargetNamespaces {
  * would refuse to turn into a selector) matches nothing, so a bad spec never widens the target set.
  */
 export function matchesLabelSelector(labels: Record<string, string>, selector: LabelSelector): boolean {
-  const matchLabels = Object.entries(selector.matchLabels ?? {});
-  if (!matchLabels.every(([key, value]) => Object.hasOwn(labels, key) && labels[key] === value)) return false;
+  const matchLabels = selector.matchLabels ?? {};
+  for (const key of Object.keys(matchLabels)) {
+    if (!Object.hasOwn(labels, key) || labels[key] !== matchLabels[key]) return false;
+  }
   return (selector.matchExpressions ?? []).every((requirement) => matchesRequirement(labels, requirement));
 }
 
@@ -41,7 +43,6 @@ export function labelSelectorProblem(selector: LabelSelector): string | undefine
 }
 
 export function targetNamespaces(selection: NamespaceSelection | undefined, allNamespaces: NamespaceView[]): TargetNamespaces {
-  const byName = new Map(allNamespaces.map((namespace) => [namespace.name, namespace]));
   const listed = new Set(selection?.names ?? []);
   const excluded = new Set(selection?.exclude ?? []);
   const selector = selection?.selector;
@@ -53,10 +54,15 @@ export function targetNamespaces(selection: NamespaceSelection | undefined, allN
     return everything || (selector !== undefined && matchesLabelSelector(namespace.labels, selector));
   };
 
-  const targets = allNamespaces
-    .filter((namespace) => included(namespace) && !excluded.has(namespace.name) && !namespace.terminating)
-    .map((namespace) => namespace.name);
-  const missing = [...listed].filter((name) => !byName.has(name) && !excluded.has(name));
+  const targets: string[] = [];
+  for (const namespace of allNamespaces) {
+    if (included(namespace) && !excluded.has(namespace.name) && !namespace.terminating) targets.push(namespace.name);
+  }
+  let missing: string[] = [];
+  if (listed.size > 0) {
+    const present = new Set(allNamespaces.map((namespace) => namespace.name));
+    missing = [...listed].filter((name) => !present.has(name) && !excluded.has(name));
+  }
   return { targets: sortedUnique(targets), missing: sortedUnique(missing) };
 }
 

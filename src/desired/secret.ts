@@ -11,11 +11,14 @@ import {
   DOCKERCONFIGJSON_TYPE,
   CREDENTIAL_DIGEST_ANNOTATION,
   EXPIRES_AT_ANNOTATION,
+  GROUP,
   KIND,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
 } from '../api/constants.js';
 import { toKubeTime } from '../status/time.js';
+
+const GROUP_PREFIX = `${GROUP}/`;
 
 export interface OwnerReference {
   apiVersion: string;
@@ -71,25 +74,65 @@ export interface DesiredSecretInput {
 
 export type SecretOwnership = 'absent' | 'ours' | 'foreign';
 
-export function desiredSecret(input: DesiredSecretInput): DesiredSecret {
+/** The fields of a Secret the operator owns and compares; a DesiredSecret and a SecretTemplate both have them. */
+export interface OwnedSecretFields {
+  type: string;
+  data: Record<string, string>;
+  metadata: {
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    ownerReferences: OwnerReference[];
+  };
+}
+
+/**
+ * Everything the Secrets of one credential have in common: the same in every namespace. Built once per
+ * reconcile, because the base64 encoding and the SHA-256 digest of the document cost far more than the
+ * comparison that usually follows (a credential is compared with thousands of Secrets that already match).
+ * Never mutated: `desiredSecretIn` copies what it takes.
+ */
+export interface SecretTemplate extends OwnedSecretFields {
+  metadata: OwnedSecretFields['metadata'] & { name: string };
+}
+
+export function secretTemplate(input: Omit<DesiredSecretInput, 'namespace'>): SecretTemplate {
   const annotations: Record<string, string> = {};
   if (input.expiresAt) {
     annotations[EXPIRES_AT_ANNOTATION] = toKubeTime(input.expiresAt);
     annotations[CREDENTIAL_DIGEST_ANNOTATION] = credentialDigest(input.dockerConfigJson);
   }
   return {
-    apiVersion: 'v1',
-    kind: 'Secret',
+    type: DOCKERCONFIGJSON_TYPE,
+    data: { [DOCKERCONFIGJSON_KEY]: Buffer.from(input.dockerConfigJson, 'utf8').toString('base64') },
     metadata: {
       name: input.secretName,
-      namespace: input.namespace,
       labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [CREDENTIAL_LABEL]: input.credentialName },
       annotations,
       ownerReferences: [credentialOwnerReference(input.credentialName, input.credentialUid)],
     },
-    type: DOCKERCONFIGJSON_TYPE,
-    data: { [DOCKERCONFIGJSON_KEY]: Buffer.from(input.dockerConfigJson, 'utf8').toString('base64') },
   };
+}
+
+/** The Secret to create in one namespace. */
+export function desiredSecretIn(template: SecretTemplate, namespace: string): DesiredSecret {
+  const { metadata } = template;
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: metadata.name,
+      namespace,
+      labels: { ...metadata.labels },
+      annotations: { ...metadata.annotations },
+      ownerReferences: metadata.ownerReferences.map((ref) => ({ ...ref })),
+    },
+    type: DOCKERCONFIGJSON_TYPE,
+    data: { ...template.data },
+  };
+}
+
+export function desiredSecret(input: DesiredSecretInput): DesiredSecret {
+  return desiredSecretIn(secretTemplate(input), input.namespace);
 }
 
 export function credentialOwnerReference(credentialName: string, credentialUid: string): OwnerReference {
@@ -106,7 +149,7 @@ export function classifyExistingSecret(existing: SecretView | undefined, credent
 }
 
 /** Compares only what the operator owns, so edits by others to other fields never cause a write. */
-export function secretNeedsUpdate(existing: SecretView, desired: DesiredSecret): boolean {
+export function secretNeedsUpdate(existing: SecretView, desired: OwnedSecretFields): boolean {
   return (
     existing.type !== desired.type ||
     !recordsEqual(existing.data ?? {}, desired.data) ||
@@ -120,7 +163,7 @@ export function secretNeedsUpdate(existing: SecretView, desired: DesiredSecret):
  * `type` is immutable: an update cannot fix it, so the caller deletes and recreates the Secret (only
  * ever one classified 'ours').
  */
-export function secretNeedsReplace(existing: SecretView, desired: DesiredSecret): boolean {
+export function secretNeedsReplace(existing: SecretView, desired: OwnedSecretFields): boolean {
   return existing.type !== desired.type;
 }
 
@@ -128,7 +171,7 @@ export function secretNeedsReplace(existing: SecretView, desired: DesiredSecret)
  * The object to PUT: the existing Secret (its resourceVersion guards the write) with our fields set and
  * everything else (others' labels, annotations, ownerReferences, finalizers) kept as it is.
  */
-export function mergeSecretForUpdate(existing: SecretView, desired: DesiredSecret): SecretView {
+export function mergeSecretForUpdate(existing: SecretView, desired: OwnedSecretFields): SecretView {
   const annotations = { ...(existing.metadata.annotations ?? {}) };
   delete annotations[EXPIRES_AT_ANNOTATION];
   delete annotations[CREDENTIAL_DIGEST_ANNOTATION];
@@ -150,14 +193,17 @@ export function mergeSecretForUpdate(existing: SecretView, desired: DesiredSecre
   };
 }
 
-function ownedLabelsMatch(existing: SecretView, desired: DesiredSecret): boolean {
+function ownedLabelsMatch(existing: SecretView, desired: OwnedSecretFields): boolean {
   const labels = existing.metadata.labels ?? {};
-  return Object.entries(desired.metadata.labels).every(([key, value]) => labels[key] === value);
+  for (const key in desired.metadata.labels) if (labels[key] !== desired.metadata.labels[key]) return false;
+  return true;
 }
 
-function ownedAnnotationMatches(existing: SecretView, desired: DesiredSecret): boolean {
-  return [EXPIRES_AT_ANNOTATION, CREDENTIAL_DIGEST_ANNOTATION].every(
-    (key) => existing.metadata.annotations?.[key] === desired.metadata.annotations[key],
+function ownedAnnotationMatches(existing: SecretView, desired: OwnedSecretFields): boolean {
+  const annotations = existing.metadata.annotations;
+  return (
+    annotations?.[EXPIRES_AT_ANNOTATION] === desired.metadata.annotations[EXPIRES_AT_ANNOTATION] &&
+    annotations?.[CREDENTIAL_DIGEST_ANNOTATION] === desired.metadata.annotations[CREDENTIAL_DIGEST_ANNOTATION]
   );
 }
 
@@ -169,14 +215,15 @@ export function credentialDigest(dockerConfigJson: string): string {
  * Exactly one RegistryCredential reference, equal to ours: a stale one (a credential deleted and
  * recreated under the same name has a new uid) must go, or garbage collection would follow it.
  */
-function ownerReferenceMatches(existing: SecretView, desired: DesiredSecret): boolean {
+function ownerReferenceMatches(existing: SecretView, desired: OwnedSecretFields): boolean {
   const [found, ...extra] = (existing.metadata.ownerReferences ?? []).filter(isCredentialReference);
   const [wanted] = desired.metadata.ownerReferences;
   return found !== undefined && extra.length === 0 && wanted !== undefined && ownerReferencesEqual(found, wanted);
 }
 
+/** Any version of our API group (the group is what precedes the first "/"). */
 function isCredentialReference(ref: OwnerReference): boolean {
-  return ref.kind === KIND && ref.apiVersion.split('/')[0] === API_VERSION.split('/')[0];
+  return ref.kind === KIND && (ref.apiVersion === GROUP || ref.apiVersion.startsWith(GROUP_PREFIX));
 }
 
 function ownerReferencesEqual(a: OwnerReference, b: OwnerReference): boolean {

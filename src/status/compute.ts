@@ -7,7 +7,7 @@ import type {
   RegistryCredential,
   RegistryCredentialStatus,
 } from '../api/types.js';
-import { getCondition, setCondition } from './conditions.js';
+import { getCondition, setCondition, statusEqual } from './conditions.js';
 import { toKubeTime } from './time.js';
 
 /** What one reconcile found and did, gathered for the status. */
@@ -144,6 +144,28 @@ export function computeStatus(credential: RegistryCredential, f: ReconcileFacts)
     conditions,
   };
   return status;
+}
+
+/** The status fields that are counts, and the conditions whose messages only render those counts. */
+const COUNT_FIELDS = ['targetNamespaces', 'syncedNamespaces', 'patchedServiceAccounts'] as const;
+const COUNTING_CONDITIONS: ReadonlySet<string> = new Set(['Ready', 'SecretsSynced', 'ServiceAccountsPatched']);
+
+/**
+ * True when `next` differs from `previous` only in namespace and ServiceAccount counts (and in the
+ * messages of the conditions that state them): every condition keeps its status, reason and
+ * lastTransitionTime, and nothing about the credential, its refresh or its failures changed. Such a
+ * change may wait a moment to be written together with the next ones (docs/adr/0007-status-write-coalescing.md);
+ * any other change may not.
+ */
+export function onlyCountsChanged(previous: RegistryCredentialStatus | undefined, next: RegistryCredentialStatus): boolean {
+  if (!previous) return false;
+  const withoutCounts = (status: RegistryCredentialStatus): RegistryCredentialStatus => {
+    const copy: RegistryCredentialStatus = { ...status };
+    for (const field of COUNT_FIELDS) delete copy[field];
+    copy.conditions = status.conditions?.map((c) => (COUNTING_CONDITIONS.has(c.type) ? { ...c, message: '' } : c));
+    return copy;
+  };
+  return statusEqual(withoutCounts(previous), withoutCounts(next));
 }
 
 /** A JSON merge patch that turns `from` into `to` at the top level (absent keys become null). */
