@@ -1,10 +1,10 @@
 /**
  * `npm run bench`: one real local control plane (with its audit log) for the
  * whole run; at each size, the scenarios in bench/scenarios/. Prints a table,
- * writes bench/results/latest.{json,md} and BENCHMARKS.md.
+ * writes bench/results/latest.{json,md} (or NAME.{json,md} with --save-as NAME) and BENCHMARKS.md.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, USAGE, UsageError, type BenchOptions } from './lib/args.js';
@@ -24,7 +24,7 @@ import {
 } from './lib/kube.js';
 import { describeMachine } from './lib/machine.js';
 import type { OperatorProcess } from './lib/operator.js';
-import { benchmarksMarkdown } from './lib/benchmarks-md.js';
+import { benchmarksMarkdown, describeKeptRun, withKeptRuns, type KeptRun } from './lib/benchmarks-md.js';
 import { markdownReport, textTable } from './lib/report.js';
 import type { BenchResults, SizeResult } from './lib/results.js';
 import { cronjobKubeconfig } from './lib/setup.js';
@@ -52,6 +52,14 @@ function sourceVersion(root: string): BenchResults['source'] {
   };
   const commit = git('rev-parse', '--short', 'HEAD');
   return commit ? { commit, srcDirty: (git('status', '--porcelain', '--', 'src') ?? '') !== '' } : undefined;
+}
+
+/** The reports kept with --save-as, by file name. */
+function keptRuns(resultsDir: string): KeptRun[] {
+  return readdirSync(resultsDir)
+    .filter((file) => file.endsWith('.md') && file !== 'latest.md')
+    .sort()
+    .map((file) => describeKeptRun(file, readFileSync(join(resultsDir, file), 'utf8')));
 }
 
 function commandLine(argv: readonly string[]): string {
@@ -253,11 +261,21 @@ async function main(argv: readonly string[]): Promise<number> {
     results.durationS = Math.round((Date.now() - startedAt.getTime()) / 1000);
 
     const markdown = markdownReport(results);
-    writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-    writeFileSync(join(resultsDir, 'latest.md'), `${markdown}\n`);
-    writeFileSync(join(root, 'BENCHMARKS.md'), benchmarksMarkdown(results, markdown));
+    const name = options.saveAs ?? 'latest';
+    writeFileSync(join(resultsDir, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(resultsDir, `${name}.md`), `${markdown}\n`);
+    const kept = keptRuns(resultsDir);
+    const benchmarksPath = join(root, 'BENCHMARKS.md');
+    writeFileSync(
+      benchmarksPath,
+      options.saveAs ? withKeptRuns(readFileSync(benchmarksPath, 'utf8'), kept) : benchmarksMarkdown(results, markdown, kept),
+    );
     process.stdout.write(`\n${textTable(results)}\n\n`);
-    process.stdout.write(`Full report: bench/results/latest.md (also quoted in BENCHMARKS.md); raw figures: bench/results/latest.json\n`);
+    process.stdout.write(
+      options.saveAs
+        ? `Full report: bench/results/${name}.md (listed in BENCHMARKS.md); raw figures: bench/results/${name}.json\n`
+        : `Full report: bench/results/latest.md (also quoted in BENCHMARKS.md); raw figures: bench/results/latest.json\n`,
+    );
     return results.sizes.some((s) => s.errors.length > 0) ? 1 : 0;
   } finally {
     await shutdown();

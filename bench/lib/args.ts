@@ -20,6 +20,11 @@ export interface BenchOptions {
   refreshes: number;
   /** Lifetime of the tokens the local Google endpoint issues; default grows with the size (bench/scenarios/refresh.ts). */
   tokenLifetimeSeconds?: number;
+  /**
+   * Keep this run as bench/results/<saveAs>.{json,md} beside the latest one, instead of replacing
+   * latest.{json,md} and the body of BENCHMARKS.md (which lists every kept run).
+   */
+  saveAs?: string;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -37,7 +42,10 @@ export const USAGE = `usage: npm run bench -- [options]
   --token-lifetime S       lifetime of the local Google endpoint's tokens in seconds (default 16 + size/50)
   --resyncs N              periodic resyncs to observe in the steady-state scenario (default 5)
   --unrelated-secrets N    unrelated Opaque Secrets created before the memory comparison (default 2000)
-  --dir DIR                control plane state directory (default .regcred/bench; emptied first)`;
+  --dir DIR                control plane state directory (default .regcred/bench; emptied first)
+  --save-as NAME           keep the report as bench/results/NAME.{json,md} (lower-case letters, digits, dashes)
+                           instead of replacing latest.{json,md}; BENCHMARKS.md keeps quoting the latest run
+                           and lists this one under "Other kept runs"`;
 
 export class UsageError extends Error {}
 
@@ -118,6 +126,14 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case '--dir':
         options.dir = take();
         break;
+      case '--save-as': {
+        const name = take();
+        if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name) || name === 'latest') {
+          throw new UsageError(`--save-as "${name}" must be lower-case letters, digits and dashes (not "latest"), e.g. sizes-5000`);
+        }
+        options.saveAs = name;
+        break;
+      }
       case '--help':
       case '-h':
         throw new UsageError('');

@@ -1,7 +1,54 @@
 import type { BenchResults } from './results.js';
 
-/** BENCHMARKS.md: how the figures are made, then the latest run's report as it is. */
-export function benchmarksMarkdown(results: BenchResults, latest: string): string {
+/** A report kept with `--save-as NAME` in bench/results/NAME.md. */
+export interface KeptRun {
+  /** File name in bench/results. */
+  file: string;
+  /** The report's own first lines: its date and command. */
+  date: string;
+  command: string;
+}
+
+const KEPT_BEGIN = '<!-- kept runs: rewritten by npm run bench -->';
+const KEPT_END = '<!-- end of kept runs -->';
+
+/** What a kept report says about itself (the first lines `markdownReport` writes). */
+export function describeKeptRun(file: string, report: string): KeptRun {
+  const date = /^## Results \(([^)]*)\)/m.exec(report)?.[1] ?? 'date unknown';
+  const command = /^Command: `([^`]*)`/m.exec(report)?.[1] ?? 'command unknown';
+  return { file, date, command };
+}
+
+function keptRunsSection(runs: readonly KeptRun[]): string {
+  const lines = runs.length
+    ? runs.map((run) => `- [\`bench/results/${run.file}\`](bench/results/${run.file}): \`${run.command}\`, ${run.date}`)
+    : ['- none'];
+  return `${KEPT_BEGIN}
+## Other kept runs
+
+Runs kept with \`--save-as NAME\` (larger or longer than the one quoted below), each as the benchmark wrote
+it, with its own command, machine and commit:
+
+${lines.join('\n')}
+${KEPT_END}`;
+}
+
+/**
+ * BENCHMARKS.md with its list of kept runs replaced (a `--save-as` run leaves the rest as it is). A file
+ * written before the list existed gets it in front of the quoted report.
+ */
+export function withKeptRuns(benchmarks: string, runs: readonly KeptRun[]): string {
+  const section = keptRunsSection(runs);
+  const begin = benchmarks.indexOf(KEPT_BEGIN);
+  const end = benchmarks.indexOf(KEPT_END);
+  if (begin >= 0 && end > begin) return benchmarks.slice(0, begin) + section + benchmarks.slice(end + KEPT_END.length);
+  const quote = benchmarks.indexOf('The rest of this file is');
+  if (quote < 0) throw new Error('BENCHMARKS.md has neither a kept-runs list nor the quoted report; run npm run bench without --save-as to rewrite it');
+  return `${benchmarks.slice(0, quote)}${section}\n\n${benchmarks.slice(quote)}`;
+}
+
+/** BENCHMARKS.md: how the figures are made, the kept runs, then the latest run's report as it is. */
+export function benchmarksMarkdown(results: BenchResults, latest: string, kept: readonly KeptRun[] = []): string {
   const m = results.machine;
   return `# Benchmarks
 
@@ -91,6 +138,8 @@ A figure that did not converge within its (size-scaled) timeout is printed as "d
   process holding the same caches needs.
 - Writes are counted per identity from the audit log, so "operator writes" never includes the benchmark's
   own requests (the floor client writes as the operator's identity, but at a different time).
+
+${keptRunsSection(kept)}
 
 The rest of this file is \`bench/results/latest.md\` from that run, as the benchmark wrote it.
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseArgs, UsageError } from '../../bench/lib/args.js';
-import { rows } from '../../bench/lib/report.js';
+import { benchmarksMarkdown, describeKeptRun, withKeptRuns } from '../../bench/lib/benchmarks-md.js';
+import { markdownReport, rows } from '../../bench/lib/report.js';
 import type { BenchResults, RefreshResult, SizeResult } from '../../bench/lib/results.js';
 import { percentile } from '../../bench/lib/util.js';
 import { tokenLifetimeFor } from '../../bench/scenarios/refresh.js';
@@ -32,6 +33,7 @@ describe('bench command line', () => {
     [['--quick', '--cronjob-full-max', '1000'], { sizes: [100, 1000], cronjobFullMax: 1000, cronjobSample: 100 }],
     [['--sizes', '5000,100,100'], { sizes: [100, 5000] }],
     [['--refreshes=5', '--token-lifetime', '30'], { refreshes: 5, tokenLifetimeSeconds: 30 }],
+    [['--sizes', '5000', '--save-as', 'sizes-5000'], { sizes: [5000], saveAs: 'sizes-5000' }],
   ])('%j', (argv, expected) => {
     expect(parseArgs(argv)).toMatchObject(expected);
   });
@@ -42,6 +44,9 @@ describe('bench command line', () => {
     [['--refreshes'], /--refreshes needs a value/],
     [['--token-lifetime', '1.5'], /must be a whole number/],
     [['--fast'], /unknown option "--fast"/],
+    [['--save-as', 'latest'], /--save-as "latest" must be lower-case letters, digits and dashes/],
+    [['--save-as', '../x'], /--save-as "..\/x" must be/],
+    [['--save-as'], /--save-as needs a value/],
   ])('%j is refused with a message that says what to fix', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
     expect(() => parseArgs(argv)).toThrow(message);
@@ -96,5 +101,39 @@ describe('bench helpers', () => {
     expect(percentile(values, 50)).toBe(50);
     expect(percentile(values, 99)).toBe(99);
     expect(percentile([], 50)).toBeUndefined();
+  });
+});
+
+describe('BENCHMARKS.md and kept runs', () => {
+  const sizes: SizeResult[] = [{ size: 100, setup: { createNamespacesMs: 1, defaultServiceAccountsMs: 1 }, errors: [] }];
+  const kept = describeKeptRun('sizes-5000.md', markdownReport({ ...results(sizes), command: 'npm run bench -- --sizes 5000 --save-as sizes-5000' }));
+
+  it('reads a kept report\'s command and date from what markdownReport wrote', () => {
+    expect(kept).toEqual({ file: 'sizes-5000.md', date: '2026-11-22', command: 'npm run bench -- --sizes 5000 --save-as sizes-5000' });
+  });
+
+  it('lists the kept runs before the quoted latest report', () => {
+    const doc = benchmarksMarkdown(results(sizes), '## Results (latest)', [kept]);
+    const listed = doc.indexOf('[`bench/results/sizes-5000.md`](bench/results/sizes-5000.md): `npm run bench -- --sizes 5000 --save-as sizes-5000`');
+    expect(listed).toBeGreaterThan(0);
+    expect(listed).toBeLessThan(doc.indexOf('## Results (latest)'));
+  });
+
+  it('a --save-as run replaces only the list, and leaves the quoted report as it was', () => {
+    const before = benchmarksMarkdown(results(sizes), '## Results (latest)\nfigures', []);
+    expect(before).toContain('- none');
+    const after = withKeptRuns(before, [kept]);
+    expect(after).not.toContain('- none');
+    expect(after).toContain('sizes-5000.md');
+    expect(after.slice(after.indexOf('The rest of this file is'))).toBe(before.slice(before.indexOf('The rest of this file is')));
+    expect(withKeptRuns(after, [kept])).toBe(after);
+  });
+
+  it('adds the list to a BENCHMARKS.md written before it existed, and refuses a file it cannot place it in', () => {
+    const old = '# Benchmarks\n\nintro\n\nThe rest of this file is `bench/results/latest.md`\n\n## Results\n';
+    const updated = withKeptRuns(old, [kept]);
+    expect(updated.indexOf('## Other kept runs')).toBeLessThan(updated.indexOf('The rest of this file is'));
+    expect(updated.endsWith('## Results\n')).toBe(true);
+    expect(() => withKeptRuns('# something else', [kept])).toThrow(/run npm run bench without --save-as/);
   });
 });
