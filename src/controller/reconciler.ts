@@ -18,6 +18,7 @@ import {
   classifyExistingSecret,
   credentialDigest,
   desiredSecretIn,
+  isCredentialReference,
   mergeSecretForUpdate,
   secretNeedsReplace,
   secretNeedsUpdate,
@@ -204,9 +205,11 @@ export class Reconciler {
     const syncedNamespaces = results.filter((r) => r.synced).map((r) => r.namespace);
     facts.synced = syncedNamespaces.length;
     facts.failed = results.filter((r) => r.failure).map((r) => r.failure!);
-    // A refresh is a new credential, not a copy restored in one namespace: it replaced published data, or is the first.
+    // A new credential: a fresh mint of an expiring one, the first publish, or data replaced that no Secret
+    // held yet. A copy restored where someone edited a Secret is not one: the other Secrets already held it.
     const firstPublish = results.some((r) => r.synced) && !results.some((r) => r.existed);
-    const changed = (mintedNow && expiring) || results.some((r) => r.replacedData) || firstPublish;
+    const alreadyHeld = results.some((r) => r.existed && r.synced && !r.replacedData);
+    const changed = (mintedNow && expiring) || firstPublish || (results.some((r) => r.replacedData) && !alreadyHeld);
     facts.credential = { registries: minted.registries, expiresAt: minted.expiresAt, changed };
 
     const accounts = await this.syncServiceAccounts(credential, secretName, new Set(syncedNamespaces), targetSet, facts, log);
@@ -666,7 +669,7 @@ export class Reconciler {
 
   private async orphanSecret(secret: SecretView): Promise<void> {
     const owners = secret.metadata.ownerReferences ?? [];
-    const kept = owners.filter((ref) => !(ref.kind === 'RegistryCredential' && ref.apiVersion.startsWith('regcred.io/')));
+    const kept = owners.filter((ref) => !isCredentialReference(ref));
     if (kept.length === owners.length) return;
     const written = await this.deps.writer.replaceSecret({ ...secret, metadata: { ...secret.metadata, ownerReferences: kept } });
     this.deps.view.secretWrites.wrote(written);

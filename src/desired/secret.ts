@@ -222,7 +222,7 @@ function ownerReferenceMatches(existing: SecretView, desired: OwnedSecretFields)
 }
 
 /** Any version of our API group (the group is what precedes the first "/"). */
-function isCredentialReference(ref: OwnerReference): boolean {
+export function isCredentialReference(ref: OwnerReference): boolean {
   return ref.kind === KIND && (ref.apiVersion === GROUP || ref.apiVersion.startsWith(GROUP_PREFIX));
 }
 

@@ -138,10 +138,15 @@ describe('Reconciler: writes', () => {
     edited.data = { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') };
     edited.metadata!.labels = { ...edited.metadata!.labels, 'someone-else': 'keeps-this' };
     s.cluster.putManagedSecret(edited);
+    const refreshedAt = s.cluster.credentials.get(NAME)!.status?.lastRefreshTime;
+    expect(refreshedAt).toBeDefined();
+    s.clock.advance(60_000);
     await s.reconciler.reconcile(NAME);
     expect(s.cluster.writes.filter((w) => w.resource !== 'registrycredentials/status')).toEqual([
       { verb: 'update', resource: 'secrets', namespace: 'team-1', name: NAME },
     ]);
+    // The other Secrets already held this credential: a restore, not a refresh.
+    expect(s.cluster.credentials.get(NAME)!.status?.lastRefreshTime).toBe(refreshedAt);
     const restored = s.cluster.managedSecrets.get(NAME, 'team-1')!;
     expect(restored.data).toEqual(s.cluster.managedSecrets.get(NAME, 'team-0')!.data);
     expect(restored.metadata?.labels?.['someone-else']).toBe('keeps-this');
