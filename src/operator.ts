@@ -6,8 +6,8 @@ import { ClusterView, type Caches } from './controller/cluster-view.js';
 import {
   keysForManagedSecret,
   keysForNamespace,
-  keysForServiceAccount,
   keysForSourceSecret,
+  ServiceAccountEvents,
 } from './controller/event-keys.js';
 import { eventRecorder } from './controller/events.js';
 import { observeReconcile, type ControllerObserver, type ControllerState } from './controller/observer.js';
@@ -86,9 +86,10 @@ export class Operator {
       this.view?.secretWrites.observed(obj.metadata?.namespace, obj.metadata?.name ?? '', obj.metadata?.resourceVersion, deleted);
       this.enqueue(keysForManagedSecret(obj));
     });
+    const serviceAccountEvents = new ServiceAccountEvents();
     const serviceAccountInformer = this.supervise(specs.serviceAccounts, (obj: V1ServiceAccount, deleted) => {
       this.view?.serviceAccountWrites.observed(obj.metadata?.namespace, obj.metadata?.name ?? '', obj.metadata?.resourceVersion, deleted);
-      this.enqueue(keysForServiceAccount(obj, credentials()));
+      this.enqueue(serviceAccountEvents.keys(obj, credentials(), deleted));
     });
     const sourceSecretInformer = this.supervise(specs.sourceSecrets, (obj) => this.enqueue(keysForSourceSecret(obj, credentials())));
 

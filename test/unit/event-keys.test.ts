@@ -1,0 +1,76 @@
+import { describe, expect, it } from '@jest/globals';
+import type { V1ServiceAccount } from '@kubernetes/client-node';
+import { ADDED_PULL_SECRETS_ANNOTATION } from '../../src/api/constants.js';
+import type { RegistryCredential, RegistryCredentialSpec } from '../../src/api/types.js';
+import { ServiceAccountEvents } from '../../src/controller/event-keys.js';
+
+/** Which credentials a ServiceAccount event wakes: all that it concerns, except for updates that change nothing they read. */
+
+function credential(name: string, spec: Partial<RegistryCredentialSpec> = {}): RegistryCredential {
+  return { apiVersion: 'regcred.io/v1alpha1', kind: 'RegistryCredential', metadata: { name }, spec: { static: { registry: 'r', credentialsSecretRef: { name: 's' } }, ...spec } };
+}
+
+function sa(name: string, entries: string[], recorded?: string, namespace = 'team-a'): V1ServiceAccount {
+  return {
+    metadata: { name, namespace, ...(recorded !== undefined ? { annotations: { [ADDED_PULL_SECRETS_ANNOTATION]: recorded } } : {}) },
+    imagePullSecrets: entries.map((n) => ({ name: n })),
+  };
+}
+
+const ghcr = credential('ghcr');
+const gcr = credential('gcr', { secretName: 'gcr-pull' });
+const builders = credential('builders', { serviceAccounts: { names: ['builder'] } });
+const everyone = credential('everyone', { serviceAccounts: { names: ['*'] } });
+const all = [ghcr, gcr, builders, everyone];
+
+describe('ServiceAccountEvents', () => {
+  it('wakes every credential that selects a ServiceAccount when it is added, or first seen after a restart', () => {
+    const events = new ServiceAccountEvents();
+    expect(events.keys(sa('default', []), all, false)).toEqual(['ghcr', 'gcr', 'everyone']);
+    expect(events.keys(sa('builder', ['ghcr']), all, false)).toEqual(['builders', 'everyone']);
+  });
+
+  it('wakes only the credential whose own entry another writer added, not the others that select the account', () => {
+    const events = new ServiceAccountEvents();
+    events.keys(sa('default', ['ghcr'], '["ghcr"]'), all, false);
+    expect(events.keys(sa('default', ['ghcr', 'gcr-pull'], '["gcr-pull","ghcr"]'), all, false)).toEqual(['gcr']);
+    // Same entries, same record: a label or another field changed; nobody has anything to do.
+    expect(events.keys({ ...sa('default', ['ghcr', 'gcr-pull'], '["gcr-pull","ghcr"]'), automountServiceAccountToken: false }, all, false)).toEqual([]);
+  });
+
+  it('keys on the entry a credential reads: a foreign entry added by someone else wakes no one', () => {
+    const events = new ServiceAccountEvents();
+    events.keys(sa('default', ['ghcr']), all, false);
+    expect(events.keys(sa('default', ['ghcr', 'dockerhub']), all, false)).toEqual([]);
+  });
+
+  it('wakes a credential whose entry was removed by hand, so that it puts it back', () => {
+    const events = new ServiceAccountEvents();
+    events.keys(sa('default', ['ghcr', 'gcr-pull'], 'gcr-pull,ghcr'), all, false);
+    expect(events.keys(sa('default', ['gcr-pull'], 'gcr-pull,ghcr'), all, false)).toEqual(['ghcr']);
+  });
+
+  it('wakes a credential whose record changed, even where the entry stayed, and one only the record links to the account', () => {
+    const events = new ServiceAccountEvents();
+    events.keys(sa('builder', ['gcr-pull']), all, false);
+    // gcr does not select "builder": only the record links it, and it may have to remove its entry.
+    expect(events.keys(sa('builder', ['gcr-pull'], 'gcr-pull'), all, false)).toEqual(['gcr']);
+    // Record gone (someone cleared the annotation): gcr no longer counts the entry as its own.
+    expect(events.keys(sa('builder', ['gcr-pull'], ''), all, false)).toEqual(['gcr']);
+  });
+
+  it('wakes every concerned credential on delete, and forgets the account, so a new one of that name counts as added', () => {
+    const events = new ServiceAccountEvents();
+    events.keys(sa('default', ['ghcr']), all, false);
+    expect(events.size).toBe(1);
+    expect(events.keys(sa('default', ['ghcr']), all, true)).toEqual(['ghcr', 'gcr', 'everyone']);
+    expect(events.size).toBe(0);
+    expect(events.keys(sa('default', ['ghcr']), all, false)).toEqual(['ghcr', 'gcr', 'everyone']);
+  });
+
+  it('tells accounts of the same name in different namespaces apart', () => {
+    const events = new ServiceAccountEvents();
+    events.keys(sa('default', ['ghcr'], undefined, 'team-a'), all, false);
+    expect(events.keys(sa('default', [], undefined, 'team-b'), all, false)).toEqual(['ghcr', 'gcr', 'everyone']);
+  });
+});
