@@ -62,8 +62,8 @@ function pullSecretFacts(sa: V1ServiceAccount): PullSecretFacts {
  * a credential reads. A credential reads, from a ServiceAccount it selects, only whether its own Secret is
  * listed and whether our annotation records it (as ours): when another credential (or anyone) adds or
  * removes a different entry, this one has nothing to do. Without this, with K credentials on the same default
- * ServiceAccounts, every patch one of them makes ran the full reconcile of all K (at 5,000 namespaces the
- * Google fan-out beside a static credential patched ServiceAccounts ten times slower than alone).
+ * ServiceAccounts, every patch one of them makes ran the full reconcile of all K: at 5,000 namespaces a
+ * Google credential's first fan-out beside a static one took 117 s instead of 21 s (`npm run bench`).
  * Adds and deletes always count (they move the counts in status); so does an update of an object first
  * seen (after a restart). The periodic resync stays the safety net.
  */

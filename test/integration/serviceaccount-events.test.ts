@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { adminConnection, startOperator, uniqueName, waitFor, type OperatorProcess } from '../support/cluster.js';
+import { operatorWrites, pullSecretNames, readServiceAccount, sleep, waitForCondition, TestResources } from '../support/fixtures.js';
+import { parseExposition, samplesOf } from '../support/prometheus.js';
+
+/**
+ * ServiceAccount events wake only the credentials whose own entry (or record) changed
+ * (ServiceAccountEvents in src/controller/event-keys.ts). The periodic resync is an hour away here, so
+ * anything that happens is the work of an event.
+ */
+
+let operator: OperatorProcess;
+let metricsPort: number;
+const resources = new TestResources();
+
+/** Every reconcile the operator has finished, whatever its result (regcred_reconcile_total has no credential label). */
+async function reconciles(): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  expect(res.status).toBe(200);
+  return samplesOf(parseExposition(await res.text()), 'regcred_reconcile_total').reduce((sum, s) => sum + s.value, 0);
+}
+
+/** The reconcile count once it has not moved for 1.5 s (the queue is idle). */
+async function settledReconciles(): Promise<number> {
+  let last = await reconciles();
+  let stableSince = Date.now();
+  return waitFor(
+    'the operator to be idle',
+    async () => {
+      const now = await reconciles();
+      if (now !== last) {
+        last = now;
+        stableSince = Date.now();
+        return undefined;
+      }
+      return Date.now() - stableSince >= 1500 ? now : undefined;
+    },
+    30_000,
+    250,
+  );
+}
+
+async function setEntries(namespace: string, entries: string[]): Promise<void> {
+  const sa = (await readServiceAccount(namespace))!;
+  sa.imagePullSecrets = entries.map((name) => ({ name }));
+  await adminConnection().core.replaceNamespacedServiceAccount({ namespace, name: 'default', body: sa });
+}
+
+beforeAll(async () => {
+  operator = startOperator(['--resync-seconds', '3600']);
+  metricsPort = (await operator.waitForLog((l) => l.msg === 'metrics server listening')).port as number;
+  await operator.waitForLog((l) => l.msg === 'caches synced');
+});
+
+afterAll(async () => {
+  await resources.deleteCredentials();
+  await operator.stop();
+  await resources.deleteSourcesAndNamespaces();
+}, 120_000);
+
+describe('two credentials on the same default ServiceAccount', () => {
+  it('an entry of someone else wakes neither; an entry removed by hand wakes only its credential, which puts it back', async () => {
+    const ns = await resources.namespace('sa-events');
+    await waitFor('default SA', () => readServiceAccount(ns));
+    const src = await resources.source({ username: 'robot', password: uniqueName('pw') });
+    const a = await resources.credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } }, namespaces: { names: [ns] } });
+    const b = await resources.credential({ static: { registry: 'quay.io', credentialsSecretRef: { name: src } }, namespaces: { names: [ns] } });
+    await waitForCondition(a, 'Ready', 'True');
+    await waitForCondition(b, 'Ready', 'True');
+    const both = await waitFor('both entries', async () => {
+      const names = pullSecretNames(await readServiceAccount(ns));
+      return names.includes(a) && names.includes(b) ? names : undefined;
+    });
+
+    // Someone else's entry: nothing either credential reads has changed, so neither runs, and nothing is written.
+    let before = await settledReconciles();
+    const writesBefore = operatorWrites().length;
+    await setEntries(ns, [...both, 'someone-elses']);
+    await sleep(2000);
+    expect(await settledReconciles()).toBe(before);
+    expect(operatorWrites().slice(writesBefore)).toEqual([]);
+    expect(pullSecretNames(await readServiceAccount(ns))).toEqual([...both, 'someone-elses']);
+
+    // a's entry removed by hand: a puts it back (with an hour to the next resync, only the event can have
+    // done it), and no one else runs: a's reconcile and the echo of its own patch make 2; b would add 2 more.
+    before = await settledReconciles();
+    await setEntries(ns, [...both.filter((n) => n !== a), 'someone-elses']);
+    await waitFor(`${a} back in ${ns}/default`, async () => pullSecretNames(await readServiceAccount(ns)).includes(a));
+    const ran = (await settledReconciles()) - before;
+    expect(ran).toBeGreaterThanOrEqual(1);
+    expect(ran).toBeLessThanOrEqual(2);
+    const names = pullSecretNames(await readServiceAccount(ns));
+    expect(names).toEqual([...both.filter((n) => n !== a), 'someone-elses', a]);
+  }, 90_000);
+});
