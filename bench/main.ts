@@ -22,6 +22,7 @@ import {
   waitForDefaultServiceAccounts,
   waitForNamespacesGone,
 } from './lib/kube.js';
+import { deploymentNodeOptions } from './lib/deployment.js';
 import { describeMachine } from './lib/machine.js';
 import type { OperatorProcess } from './lib/operator.js';
 import { benchmarksMarkdown, describeKeptRun, withKeptRuns, type KeptRun } from './lib/benchmarks-md.js';
@@ -221,6 +222,7 @@ async function main(argv: readonly string[]): Promise<number> {
     await install.installIntoCluster(installer).finally(() => installer.close());
     const admin = clients(cp.kubeconfig);
     const machine = await describeMachine(admin.kc, root);
+    const operatorNodeOptions = deploymentNodeOptions(root);
     const ctx: BenchContext = {
       root,
       operatorDist,
@@ -233,6 +235,7 @@ async function main(argv: readonly string[]): Promise<number> {
       cronjobKubeconfig: await cronjobKubeconfig(admin, dir),
       credential: { registry: REGISTRY, username: 'bench-user', password: 'pw-initial-0001' },
       operators,
+      operatorNodeOptions,
     };
     await createOpaqueSecret(admin.core, SOURCE_SECRET, { username: ctx.credential.username, password: ctx.credential.password });
     progress(`control plane ready (${machine.kubernetes}) at ${cp.server}; sizes ${options.sizes.join(', ')}; scenarios ${[...options.scenarios].join(', ')}`);
@@ -242,6 +245,7 @@ async function main(argv: readonly string[]): Promise<number> {
       command: commandLine(argv),
       source,
       machine,
+      operatorNodeOptions,
       options: { ...options, scenarios: [...options.scenarios] },
       sizes: [],
     };

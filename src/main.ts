@@ -3,6 +3,7 @@
  * clients, caches, queue, providers, clock and logger, and wires them. Nothing
  * else calls process.exit or touches process signals.
  */
+import { getHeapStatistics } from 'node:v8';
 import { DEFAULT_OPERATOR_NAMESPACE } from './api/constants.js';
 import { buildConfig, ConfigError, type RunFlags } from './config.js';
 import { connect, hasConfiguredCluster, loadKubeConfig } from './kube/connection.js';
@@ -56,7 +57,10 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     log.fatal({ err: (err as Error).message }, 'cannot load a kubeconfig');
     return 2;
   }
-  log.info({ server: conn.describe, namespace: config.namespace, concurrency: config.concurrency }, 'starting regcred-operator');
+  log.info(
+    { server: conn.describe, namespace: config.namespace, concurrency: config.concurrency, heapLimitMiB: heapLimitMiB() },
+    'starting regcred-operator',
+  );
   const metrics = createMetrics();
   const operator = new Operator({
     conn,
@@ -183,6 +187,11 @@ async function start(flags: { dir: string }): Promise<number> {
   );
   await cp.stop();
   return code;
+}
+
+/** V8's heap limit (NODE_OPTIONS=--max-old-space-size, or what Node derived from the memory it sees). */
+function heapLimitMiB(): number {
+  return Math.round(getHeapStatistics().heap_size_limit / 1024 / 1024);
 }
 
 export const main = { run: (flags: RunFlags): Promise<number> => run(flags), local, start };

@@ -71,7 +71,8 @@ with the API audit log on) serves the whole run. At each size N there are N name
 \`regcred-bench/target=true\`, and the benchmark waits until the controller manager has created the
 \`default\` ServiceAccount in every one of them before timing anything. The operator is the built CLI
 (\`node dist/cli.js run --context regcred-operator …\`), a separate process under its own least-privilege
-identity, with default flags unless said otherwise. Writes are counted from the audit log by user name.
+identity, with default flags unless said otherwise and with the \`NODE_OPTIONS\` (the V8 heap cap) that the
+shipped Deployment sets. Writes are counted from the audit log by user name.
 
 1. **Fan-out.** One static \`RegistryCredential\` (source Secret \`regcred-system/bench-source\` with
    username/password) selects the N namespaces by label. Timed from the create request to the first poll

@@ -27,10 +27,20 @@ export interface BenchContext {
   /** The credential the source Secret holds now (rotation changes the password). */
   credential: PullCredential;
   operators: Set<OperatorProcess>;
+  /** NODE_OPTIONS of the shipped Deployment (bench/lib/deployment.ts), given to every operator started. */
+  operatorNodeOptions: string;
 }
 
 export function startOperator(ctx: BenchContext, label: string, logLevel: 'info' | 'debug' = 'info', extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): OperatorProcess {
-  const op = new OperatorProcess({ distDir: ctx.operatorDist, kubeconfig: ctx.kubeconfig, logDir: ctx.dir, label, logLevel, extraArgs, env });
+  const op = new OperatorProcess({
+    distDir: ctx.operatorDist,
+    kubeconfig: ctx.kubeconfig,
+    logDir: ctx.dir,
+    label,
+    logLevel,
+    extraArgs,
+    env: { NODE_OPTIONS: ctx.operatorNodeOptions, ...env },
+  });
   ctx.operators.add(op);
   void op.exited.then(() => ctx.operators.delete(op));
   return op;

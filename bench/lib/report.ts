@@ -242,6 +242,7 @@ export function markdownReport(results: BenchResults): string {
     '',
     `Machine: ${m.nproc} CPUs (nproc), ${m.memTotalGiB} GiB memory, ${m.cpuModel}; Linux ${m.kernel}; Node ${m.node}; kubectl ${m.kubectl}; local control plane ${m.kubernetes}: kube-apiserver, etcd and controller manager in one process, audit log on.`,
     '',
+    ...(results.operatorNodeOptions ? [`Every operator process ran with \`NODE_OPTIONS=${results.operatorNodeOptions}\`, as the Deployment in config/manager/deployment.yaml sets it.`, ''] : []),
     markdownTable(results),
     '',
     ...unrelatedSection(results),

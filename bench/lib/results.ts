@@ -194,6 +194,8 @@ export interface BenchResults {
   /** The commit the operator was built from, and whether src/ had uncommitted changes then. */
   source?: { commit: string; srcDirty: boolean };
   machine: Machine;
+  /** NODE_OPTIONS every operator process ran with: the shipped Deployment's. */
+  operatorNodeOptions?: string;
   options: Record<string, unknown>;
   sizes: SizeResult[];
 }

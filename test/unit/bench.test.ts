@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseArgs, UsageError } from '../../bench/lib/args.js';
 import { benchmarksMarkdown, describeKeptRun, withKeptRuns } from '../../bench/lib/benchmarks-md.js';
+import { deploymentNodeOptions } from '../../bench/lib/deployment.js';
 import { markdownReport, rows } from '../../bench/lib/report.js';
 import type { BenchResults, RefreshResult, SizeResult } from '../../bench/lib/results.js';
 import { percentile } from '../../bench/lib/util.js';
@@ -135,5 +136,17 @@ describe('BENCHMARKS.md and kept runs', () => {
     expect(updated.indexOf('## Other kept runs')).toBeLessThan(updated.indexOf('The rest of this file is'));
     expect(updated.endsWith('## Results\n')).toBe(true);
     expect(() => withKeptRuns('# something else', [kept])).toThrow(/run npm run bench without --save-as/);
+  });
+});
+
+describe('the operator the benchmark runs', () => {
+  it('gets the NODE_OPTIONS of the shipped Deployment', () => {
+    const root = new URL('../..', import.meta.url).pathname;
+    expect(deploymentNodeOptions(root)).toMatch(/^--max-old-space-size=\d+$/);
+  });
+
+  it('says so in the report', () => {
+    const r = { ...results([]), operatorNodeOptions: '--max-old-space-size=320' };
+    expect(markdownReport(r)).toContain('Every operator process ran with `NODE_OPTIONS=--max-old-space-size=320`');
   });
 });

@@ -33,7 +33,7 @@ interface Container {
   name: string;
   image: string;
   args?: string[];
-  env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   ports?: { name?: string; containerPort: number; protocol?: string }[];
   livenessProbe?: { httpGet?: { path: string; port: string | number } };
   readinessProbe?: { httpGet?: { path: string; port: string | number } };
@@ -206,6 +206,15 @@ describe('config/default, as rendered by kubectl kustomize', () => {
     it('requests resources and limits memory', () => {
       expect(container.resources?.requests).toEqual({ cpu: '50m', memory: '192Mi' });
       expect(container.resources?.limits?.memory).toBe('512Mi');
+    });
+
+    it('caps the V8 heap below the memory limit, leaving room for what lives outside the heap', () => {
+      const nodeOptions = container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+      const cap = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions)?.[1]);
+      const limitMiB = Number(/^(\d+)Mi$/.exec(String(container.resources?.limits?.memory))?.[1]);
+      expect(cap).toBeGreaterThan(0);
+      // ~90 MiB of RSS outside the heap (BENCHMARKS.md: RSS minus V8's reserved heap), plus the young generation.
+      expect(cap + 150).toBeLessThanOrEqual(limitMiB);
     });
   });
 
