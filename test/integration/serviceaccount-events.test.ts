@@ -35,7 +35,7 @@ async function settledReconciles(): Promise<number> {
       }
       return Date.now() - stableSince >= 1500 ? now : undefined;
     },
-    30_000,
+    60_000,
     250,
   );
 }
@@ -47,10 +47,18 @@ async function setEntries(namespace: string, entries: string[]): Promise<void> {
 }
 
 beforeAll(async () => {
+  // Namespaces that earlier test files deleted are still terminating: each of their events wakes every
+  // credential, and this file counts reconciles. Start once they are gone.
+  await waitFor(
+    'no namespace terminating',
+    async () => (await adminConnection().core.listNamespace()).items.every((ns) => ns.status?.phase !== 'Terminating'),
+    120_000,
+    500,
+  );
   operator = startOperator(['--resync-seconds', '3600']);
   metricsPort = (await operator.waitForLog((l) => l.msg === 'metrics server listening')).port as number;
   await operator.waitForLog((l) => l.msg === 'caches synced');
-});
+}, 150_000);
 
 afterAll(async () => {
   await resources.deleteCredentials();
@@ -91,5 +99,5 @@ describe('two credentials on the same default ServiceAccount', () => {
     expect(ran).toBeLessThanOrEqual(2);
     const names = pullSecretNames(await readServiceAccount(ns));
     expect(names).toEqual([...both.filter((n) => n !== a), 'someone-elses', a]);
-  }, 90_000);
+  }, 150_000);
 });
