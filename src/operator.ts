@@ -1,12 +1,12 @@
-import type { KubernetesObject, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { ProviderName, RegistryCredential } from './api/types.js';
 import type { OperatorConfig } from './config.js';
 import type { Clock, TimerHandle } from './controller/clock.js';
 import { ClusterView, type Caches } from './controller/cluster-view.js';
 import {
   keysForManagedSecret,
-  keysForNamespace,
   keysForSourceSecret,
+  NamespaceEvents,
   ServiceAccountEvents,
 } from './controller/event-keys.js';
 import { eventRecorder } from './controller/events.js';
@@ -81,7 +81,8 @@ export class Operator {
     const credentials = (): readonly RegistryCredential[] => this.view?.credentials() ?? [];
 
     const credentialInformer = this.supervise(specs.credentials, (obj) => this.enqueue([obj.metadata?.name ?? '']));
-    const namespaceInformer = this.supervise(specs.namespaces, () => this.enqueue(keysForNamespace(credentials())));
+    const namespaceEvents = new NamespaceEvents();
+    const namespaceInformer = this.supervise(specs.namespaces, (obj: V1Namespace, deleted) => this.enqueue(namespaceEvents.keys(obj, credentials(), deleted)));
     const managedSecretInformer = this.supervise(specs.managedSecrets, (obj: V1Secret, deleted) => {
       this.view?.secretWrites.observed(obj.metadata?.namespace, obj.metadata?.name ?? '', obj.metadata?.resourceVersion, deleted);
       this.enqueue(keysForManagedSecret(obj));

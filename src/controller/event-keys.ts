@@ -1,16 +1,38 @@
-import type { V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { CREDENTIAL_LABEL } from '../api/constants.js';
 import type { RegistryCredential } from '../api/types.js';
 import { recordedPullSecrets } from '../desired/service-accounts.js';
+import { toNamespaceView } from './cluster-view.js';
 
 /**
  * Which RegistryCredentials an object concerns. Callbacks only map objects to
  * keys; the reconcile reads everything it needs from the caches.
  */
 
-/** A namespace change (new, relabelled, terminating, gone) can change any credential's target set. */
-export function keysForNamespace(credentials: readonly RegistryCredential[]): string[] {
-  return credentials.map((c) => c.metadata.name);
+/**
+ * A namespace change can change any credential's target set, but only a change of what the reconcile reads
+ * from it (src/desired/namespaces.ts): that it exists, its labels, and whether it is terminating. Any other
+ * update wakes no one: the namespace controller rewrites a terminating namespace's status conditions
+ * several times while it empties it, and each of those ran the full reconcile of every credential.
+ */
+export class NamespaceEvents {
+  /** name → what the reconcile read from it at its last event. */
+  private readonly seen = new Map<string, string>();
+
+  keys(namespace: V1Namespace, credentials: readonly RegistryCredential[], deleted: boolean): string[] {
+    const view = toNamespaceView(namespace);
+    const read = JSON.stringify([view.terminating, Object.entries(view.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+    const previous = this.seen.get(view.name);
+    if (deleted) this.seen.delete(view.name);
+    else this.seen.set(view.name, read);
+    if (!deleted && previous === read) return [];
+    return credentials.map((c) => c.metadata.name);
+  }
+
+  /** Namespaces remembered (for tests). */
+  get size(): number {
+    return this.seen.size;
+  }
 }
 
 /** A managed Secret belongs to the credential named in its label. */

@@ -13,8 +13,16 @@ export async function createNamespace(name: string, labels: Record<string, strin
 }
 
 export async function labelNamespace(name: string, labels: Record<string, string | null>): Promise<void> {
+  await mergePatchNamespace(name, { labels });
+}
+
+export async function annotateNamespace(name: string, annotations: Record<string, string | null>): Promise<void> {
+  await mergePatchNamespace(name, { annotations });
+}
+
+async function mergePatchNamespace(name: string, metadata: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> }): Promise<void> {
   const { PatchStrategy, setHeaderOptions } = await import('@kubernetes/client-node');
-  await conn().core.patchNamespace({ name, body: { metadata: { labels } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await conn().core.patchNamespace({ name, body: { metadata } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 }
 
 export async function deleteNamespace(name: string): Promise<void> {

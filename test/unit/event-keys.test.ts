@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import type { V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1Namespace, V1ServiceAccount } from '@kubernetes/client-node';
 import { ADDED_PULL_SECRETS_ANNOTATION } from '../../src/api/constants.js';
 import type { RegistryCredential, RegistryCredentialSpec } from '../../src/api/types.js';
-import { ServiceAccountEvents } from '../../src/controller/event-keys.js';
+import { NamespaceEvents, ServiceAccountEvents } from '../../src/controller/event-keys.js';
 
 /** Which credentials a ServiceAccount event wakes: all that it concerns, except for updates that change nothing they read. */
 
@@ -72,5 +72,36 @@ describe('ServiceAccountEvents', () => {
     const events = new ServiceAccountEvents();
     events.keys(sa('default', ['ghcr'], undefined, 'team-a'), all, false);
     expect(events.keys(sa('default', [], undefined, 'team-b'), all, false)).toEqual(['ghcr', 'gcr', 'everyone']);
+  });
+});
+
+describe('NamespaceEvents', () => {
+  const credentials = [ghcr, gcr];
+  function ns(labels: Record<string, string>, more: Partial<V1Namespace> = {}): V1Namespace {
+    return { metadata: { name: 'team-a', labels, ...more.metadata }, ...(more.status ? { status: more.status } : {}) };
+  }
+
+  it('wakes every credential when a namespace appears, is relabelled, starts terminating or goes', () => {
+    const events = new NamespaceEvents();
+    expect(events.keys(ns({ team: 'a' }), credentials, false)).toEqual(['ghcr', 'gcr']);
+    expect(events.keys(ns({ team: 'a', tier: 'prod' }), credentials, false)).toEqual(['ghcr', 'gcr']);
+    expect(events.keys(ns({ team: 'a', tier: 'prod' }, { metadata: { deletionTimestamp: new Date() } }), credentials, false)).toEqual(['ghcr', 'gcr']);
+    expect(events.keys(ns({ team: 'a', tier: 'prod' }), credentials, true)).toEqual(['ghcr', 'gcr']);
+    expect(events.size).toBe(0);
+  });
+
+  it('wakes no one for an update that changes nothing a reconcile reads', () => {
+    const events = new NamespaceEvents();
+    const terminating = { metadata: { deletionTimestamp: new Date() }, status: { phase: 'Terminating' } };
+    events.keys(ns({ team: 'a', tier: 'prod' }, terminating), credentials, false);
+    // The namespace controller reporting its progress in status conditions, an annotation, labels in another order.
+    expect(events.keys(ns({ team: 'a', tier: 'prod' }, { ...terminating, status: { phase: 'Terminating', conditions: [{ type: 'NamespaceContentRemaining', status: 'True' }] } }), credentials, false)).toEqual([]);
+    expect(events.keys(ns({ tier: 'prod', team: 'a' }, { metadata: { deletionTimestamp: new Date(), annotations: { note: 'x' } }, status: { phase: 'Terminating' } }), credentials, false)).toEqual([]);
+  });
+
+  it('wakes every credential for a namespace first seen after a restart of the informer, and for a label removed', () => {
+    const events = new NamespaceEvents();
+    expect(events.keys(ns({ team: 'a' }), credentials, false)).toEqual(['ghcr', 'gcr']);
+    expect(events.keys(ns({}), credentials, false)).toEqual(['ghcr', 'gcr']);
   });
 });

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { adminConnection, startOperator, uniqueName, waitFor, type OperatorProcess } from '../support/cluster.js';
-import { operatorWrites, pullSecretNames, readServiceAccount, sleep, waitForCondition, TestResources } from '../support/fixtures.js';
+import { annotateNamespace, labelNamespace, operatorWrites, pullSecretNames, readServiceAccount, sleep, waitForCondition, TestResources } from '../support/fixtures.js';
 import { parseExposition, samplesOf } from '../support/prometheus.js';
 
 /**
- * ServiceAccount events wake only the credentials whose own entry (or record) changed
- * (ServiceAccountEvents in src/controller/event-keys.ts). The periodic resync is an hour away here, so
- * anything that happens is the work of an event.
+ * Events wake only the credentials they change something for (src/controller/event-keys.ts): a
+ * ServiceAccount event only those whose own entry (or record) changed, a namespace event only when its
+ * labels, existence or termination changed. The periodic resync is an hour away here, so anything that
+ * happens is the work of an event.
  */
 
 let operator: OperatorProcess;
@@ -99,5 +100,26 @@ describe('two credentials on the same default ServiceAccount', () => {
     expect(ran).toBeLessThanOrEqual(2);
     const names = pullSecretNames(await readServiceAccount(ns));
     expect(names).toEqual([...both.filter((n) => n !== a), 'someone-elses', a]);
+  }, 150_000);
+});
+
+describe('namespace events', () => {
+  it('an annotation wakes no credential; a label that selects the namespace wakes them, and it is served', async () => {
+    const ns = await resources.namespace('ns-events');
+    await waitFor('default SA', () => readServiceAccount(ns));
+    const src = await resources.source({ username: 'robot', password: uniqueName('pw') });
+    const label = uniqueName('selected');
+    const c = await resources.credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } }, namespaces: { selector: { matchLabels: { [label]: 'yes' } } } });
+    await waitForCondition(c, 'SecretsSynced', 'True', 'NoTargets');
+
+    let before = await settledReconciles();
+    await annotateNamespace(ns, { 'example.com/note': 'hello' });
+    await sleep(2000);
+    expect(await settledReconciles()).toBe(before);
+
+    before = await settledReconciles();
+    await labelNamespace(ns, { [label]: 'yes' });
+    await waitFor(`${c} in ${ns}/default`, async () => pullSecretNames(await readServiceAccount(ns)).includes(c));
+    expect((await settledReconciles()) - before).toBeGreaterThanOrEqual(1);
   }, 150_000);
 });
