@@ -101,8 +101,22 @@ describe('short-lived Google tokens', () => {
       }
       await sleep(200);
     }
+    // A refresh requested just before the deadline may not have reached the Secrets by the last sample: let
+    // it land, so that every token requested has had its chance to be seen. A second request for one
+    // refresh (a double mint) still leaves a token that no Secret ever holds, and fails below.
+    const requests = await waitFor(
+      'every namespace to hold the newest token issued',
+      async () => {
+        const newest = server.issued[server.issued.length - 1]!.accessToken;
+        const published = await publishedTokens();
+        for (const { token } of published.values()) seen.add(token);
+        const settled = published.size === COUNT && [...published.values()].every((p) => p.token === newest);
+        return settled && server.issued[server.issued.length - 1]!.accessToken === newest ? server.tokenRequests() - requestsAtStart : undefined;
+      },
+      30_000,
+      200,
+    );
     const refreshes = seen.size - 1;
-    const requests = server.tokenRequests() - requestsAtStart;
     process.stderr.write(
       `[rollover] ${samples} samples over ${COUNT} namespaces; ${refreshes} refreshes; ${requests} token requests; longest time a Secret held an expired token: ${longestExpiredMs} ms\n`,
     );
