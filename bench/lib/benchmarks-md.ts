@@ -33,18 +33,12 @@ ${lines.join('\n')}
 ${KEPT_END}`;
 }
 
-/**
- * BENCHMARKS.md with its list of kept runs replaced (a `--save-as` run leaves the rest as it is). A file
- * written before the list existed gets it in front of the quoted report.
- */
+/** BENCHMARKS.md with its list of kept runs replaced (a `--save-as` run leaves the rest as it is). */
 export function withKeptRuns(benchmarks: string, runs: readonly KeptRun[]): string {
-  const section = keptRunsSection(runs);
   const begin = benchmarks.indexOf(KEPT_BEGIN);
   const end = benchmarks.indexOf(KEPT_END);
-  if (begin >= 0 && end > begin) return benchmarks.slice(0, begin) + section + benchmarks.slice(end + KEPT_END.length);
-  const quote = benchmarks.indexOf('The rest of this file is');
-  if (quote < 0) throw new Error('BENCHMARKS.md has neither a kept-runs list nor the quoted report; run npm run bench without --save-as to rewrite it');
-  return `${benchmarks.slice(0, quote)}${section}\n\n${benchmarks.slice(quote)}`;
+  if (begin < 0 || end < begin) throw new Error('BENCHMARKS.md has no kept-runs list; run npm run bench without --save-as to rewrite it');
+  return benchmarks.slice(0, begin) + keptRunsSection(runs) + benchmarks.slice(end + KEPT_END.length);
 }
 
 /** BENCHMARKS.md: how the figures are made, the kept runs, then the latest run's report as it is. */

@@ -1,13 +1,35 @@
 import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { CREDENTIAL_LABEL } from '../api/constants.js';
 import type { RegistryCredential } from '../api/types.js';
-import { recordedPullSecrets } from '../desired/service-accounts.js';
-import { toNamespaceView } from './cluster-view.js';
+import { addedPullSecrets } from '../desired/service-accounts.js';
+import { toNamespaceView, toServiceAccountView } from './cluster-view.js';
 
 /**
  * Which RegistryCredentials an object concerns. Callbacks only map objects to
  * keys; the reconcile reads everything it needs from the caches.
  */
+
+/**
+ * What the reconcile read from each object at its last event, by key. The event filters below compare it
+ * with what the new event shows, so that an update changing nothing a credential reads wakes no one.
+ * Adds and deletes always wake; so does an update of an object first seen (after a restart).
+ */
+class LastRead<T> {
+  private readonly seen = new Map<string, T>();
+
+  /** Stores `current` (forgets the key on delete) and returns what was there before. */
+  swap(key: string, current: T, deleted: boolean): T | undefined {
+    const previous = this.seen.get(key);
+    if (deleted) this.seen.delete(key);
+    else this.seen.set(key, current);
+    return previous;
+  }
+
+  /** Objects remembered (for tests). */
+  get size(): number {
+    return this.seen.size;
+  }
+}
 
 /**
  * A namespace change can change any credential's target set, but only a change of what the reconcile reads
@@ -16,22 +38,19 @@ import { toNamespaceView } from './cluster-view.js';
  * several times while it empties it, and each of those ran the full reconcile of every credential.
  */
 export class NamespaceEvents {
-  /** name → what the reconcile read from it at its last event. */
-  private readonly seen = new Map<string, string>();
+  private readonly last = new LastRead<string>();
 
   keys(namespace: V1Namespace, credentials: readonly RegistryCredential[], deleted: boolean): string[] {
-    const view = toNamespaceView(namespace);
-    const read = JSON.stringify([view.terminating, Object.entries(view.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
-    const previous = this.seen.get(view.name);
-    if (deleted) this.seen.delete(view.name);
-    else this.seen.set(view.name, read);
+    const { name, labels, terminating } = toNamespaceView(namespace);
+    // Label keys cannot contain commas, so the default sort of [key, value] pairs orders them by key.
+    const read = JSON.stringify([terminating, Object.entries(labels).sort()]);
+    const previous = this.last.swap(name, read, deleted);
     if (!deleted && previous === read) return [];
     return credentials.map((c) => c.metadata.name);
   }
 
-  /** Namespaces remembered (for tests). */
   get size(): number {
-    return this.seen.size;
+    return this.last.size;
   }
 }
 
@@ -73,10 +92,8 @@ interface PullSecretFacts {
 }
 
 function pullSecretFacts(sa: V1ServiceAccount): PullSecretFacts {
-  return {
-    entries: (sa.imagePullSecrets ?? []).map((ref) => ref.name ?? ''),
-    recorded: recordedPullSecrets(sa.metadata?.annotations),
-  };
+  const view = toServiceAccountView(sa);
+  return { entries: (view.imagePullSecrets ?? []).map((ref) => ref.name ?? ''), recorded: addedPullSecrets(view) };
 }
 
 /**
@@ -86,28 +103,22 @@ function pullSecretFacts(sa: V1ServiceAccount): PullSecretFacts {
  * removes a different entry, this one has nothing to do. Without this, with K credentials on the same default
  * ServiceAccounts, every patch one of them makes ran the full reconcile of all K: at 5,000 namespaces a
  * Google credential's first fan-out beside a static one took 117 s instead of 21 s (`npm run bench`).
- * Adds and deletes always count (they move the counts in status); so does an update of an object first
- * seen (after a restart). The periodic resync stays the safety net.
+ * Adds and deletes always count (they move the counts in status). The periodic resync stays the safety net.
  */
 export class ServiceAccountEvents {
-  /** namespace/name → the facts of the last event seen for it. */
-  private readonly seen = new Map<string, PullSecretFacts>();
+  private readonly last = new LastRead<PullSecretFacts>();
 
   keys(sa: V1ServiceAccount, credentials: readonly RegistryCredential[], deleted: boolean): string[] {
-    const key = `${sa.metadata?.namespace ?? ''}/${sa.metadata?.name ?? ''}`;
-    const previous = this.seen.get(key);
     const current = pullSecretFacts(sa);
-    if (deleted) this.seen.delete(key);
-    else this.seen.set(key, current);
+    const previous = this.last.swap(`${sa.metadata?.namespace ?? ''}/${sa.metadata?.name ?? ''}`, current, deleted);
     const recorded = previous ? [...previous.recorded, ...current.recorded] : current.recorded;
     return concernedBy(sa, recorded, credentials)
       .filter((c) => deleted || !previous || readsChanged(c.spec.secretName ?? c.metadata.name, previous, current))
       .map((c) => c.metadata.name);
   }
 
-  /** ServiceAccounts remembered (for tests and the memory figures). */
   get size(): number {
-    return this.seen.size;
+    return this.last.size;
   }
 }
 

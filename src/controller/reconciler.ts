@@ -248,9 +248,8 @@ export class Reconciler {
    * (a held-back status write) if that is sooner.
    */
   private requeueAt(at: Date | undefined, statusDelayMs?: number): ReconcileResult {
-    const refreshMs = at ? Math.max(0, at.getTime() - this.deps.clock.now()) : undefined;
-    if (statusDelayMs === undefined) return refreshMs === undefined ? {} : { requeueAfterMs: refreshMs };
-    return { requeueAfterMs: refreshMs === undefined ? statusDelayMs : Math.min(refreshMs, statusDelayMs) };
+    const delays = [at && Math.max(0, at.getTime() - this.deps.clock.now()), statusDelayMs].filter((ms) => ms !== undefined);
+    return delays.length > 0 ? { requeueAfterMs: Math.min(...delays) } : {};
   }
 
   /** The credential our Secrets hold now (any one of them: they are written together). */

@@ -45,12 +45,7 @@ export function selectServiceAccounts(names: string[] | undefined, accountsInNam
  * counts as not recorded: keeping an entry is safe, removing someone else's is not.
  */
 export function addedPullSecrets(sa: ServiceAccountView): string[] {
-  return recordedPullSecrets(sa.annotations);
-}
-
-/** `addedPullSecrets` from a ServiceAccount's annotations. */
-export function recordedPullSecrets(annotations: Record<string, string> | undefined): string[] {
-  const raw = (annotations?.[ADDED_PULL_SECRETS_ANNOTATION] ?? '').trim();
+  const raw = (sa.annotations?.[ADDED_PULL_SECRETS_ANNOTATION] ?? '').trim();
   return sortedUnique(parseRecord(raw).filter((name) => SECRET_NAME.test(name)));
 }
 

@@ -41,6 +41,13 @@ async function settledReconciles(): Promise<number> {
   );
 }
 
+/** A namespace with its default ServiceAccount, and a source Secret for the credentials of a test. */
+async function namespaceWithSource(prefix: string): Promise<{ ns: string; src: string }> {
+  const ns = await resources.namespace(prefix);
+  await waitFor('default SA', () => readServiceAccount(ns));
+  return { ns, src: await resources.source({ username: 'robot', password: uniqueName('pw') }) };
+}
+
 async function setEntries(namespace: string, entries: string[]): Promise<void> {
   const sa = (await readServiceAccount(namespace))!;
   sa.imagePullSecrets = entries.map((name) => ({ name }));
@@ -69,9 +76,7 @@ afterAll(async () => {
 
 describe('two credentials on the same default ServiceAccount', () => {
   it('an entry of someone else wakes neither; an entry removed by hand wakes only its credential, which puts it back', async () => {
-    const ns = await resources.namespace('sa-events');
-    await waitFor('default SA', () => readServiceAccount(ns));
-    const src = await resources.source({ username: 'robot', password: uniqueName('pw') });
+    const { ns, src } = await namespaceWithSource('sa-events');
     const a = await resources.credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } }, namespaces: { names: [ns] } });
     const b = await resources.credential({ static: { registry: 'quay.io', credentialsSecretRef: { name: src } }, namespaces: { names: [ns] } });
     await waitForCondition(a, 'Ready', 'True');
@@ -105,9 +110,7 @@ describe('two credentials on the same default ServiceAccount', () => {
 
 describe('namespace events', () => {
   it('an annotation wakes no credential; a label that selects the namespace wakes them, and it is served', async () => {
-    const ns = await resources.namespace('ns-events');
-    await waitFor('default SA', () => readServiceAccount(ns));
-    const src = await resources.source({ username: 'robot', password: uniqueName('pw') });
+    const { ns, src } = await namespaceWithSource('ns-events');
     const label = uniqueName('selected');
     const c = await resources.credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: src } }, namespaces: { selector: { matchLabels: { [label]: 'yes' } } } });
     await waitForCondition(c, 'SecretsSynced', 'True', 'NoTargets');
