@@ -125,9 +125,18 @@ describe('short-lived Google tokens', () => {
     // One provider call per refresh, whatever the number of namespaces.
     expect(requests).toBe(refreshes);
 
-    const status = (await getCredential(credential))!.status!;
-    const newest = server.issued[server.issued.length - 1]!;
-    expect(status.expiresAt).toBe(newest.expiresAt.toISOString().replace(/\.\d+Z$/, 'Z'));
+    // The status is written after the Secrets, and another refresh may start meanwhile: it must come to
+    // describe the newest token (a status stuck on an older one times out here).
+    const { status, newest } = await waitFor(
+      'the status to describe the newest token',
+      async () => {
+        const status = (await getCredential(credential))?.status;
+        const newest = server.issued[server.issued.length - 1]!;
+        return status?.expiresAt === newest.expiresAt.toISOString().replace(/\.\d+Z$/, 'Z') ? { status, newest } : undefined;
+      },
+      30_000,
+      200,
+    );
     expect(Date.parse(status.nextRefreshTime!)).toBeLessThan(newest.expiresAt.getTime());
   }, 120_000);
 
