@@ -19,6 +19,8 @@ program
   .option('--health-port <port>', 'port for /healthz and /readyz (default 8081; 0 = any free port)')
   .option('--metrics-port <port>', 'port for Prometheus /metrics (default 8080; 0 = any free port)')
   .option('--resync-seconds <n>', 'safety-net resync interval (default 600)')
+  .option('--provider-timeout-seconds <n>', 'how long one ECR or Google call may take before it counts as failed (default 30)')
+  .option('--provider-concurrency <n>', 'ECR or Google calls in flight at once, per provider; more wait their turn (default 4)')
   .action(async (flags: Record<string, string | undefined>) => {
     process.exitCode = await main.run(flags);
   });

@@ -15,6 +15,10 @@ export interface OperatorConfig {
   metricsPort: number;
   /** Safety-net resync of every RegistryCredential. */
   resyncIntervalMs: number;
+  /** How long one provider call (ECR, Google) may take before it counts as failed. */
+  providerTimeoutMs: number;
+  /** Provider calls in flight at once, per provider; more wait their turn outside the reconcile workers. */
+  providerConcurrency: number;
   prettyLogs: boolean;
 }
 
@@ -31,6 +35,8 @@ export interface RunFlags {
   healthPort?: string;
   metricsPort?: string;
   resyncSeconds?: string;
+  providerTimeoutSeconds?: string;
+  providerConcurrency?: string;
 }
 
 export class ConfigError extends Error {}
@@ -61,6 +67,8 @@ export function buildConfig(flags: RunFlags, env: NodeJS.ProcessEnv, isTty: bool
     healthPort,
     metricsPort,
     resyncIntervalMs: parseIntFlag('--resync-seconds', flags.resyncSeconds, 600, 1, 86400) * 1000,
+    providerTimeoutMs: parseIntFlag('--provider-timeout-seconds', flags.providerTimeoutSeconds, 30, 1, 600) * 1000,
+    providerConcurrency: parseIntFlag('--provider-concurrency', flags.providerConcurrency, 4, 1, 64),
     prettyLogs: isTty && env.LOG_FORMAT !== 'json',
   };
 }

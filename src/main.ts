@@ -16,7 +16,6 @@ import { createMetrics, startMetricsServer } from './observability/metrics.js';
 import { Operator } from './operator.js';
 import { systemClock } from './controller/clock.js';
 import { kubeWriter } from './kube/writer.js';
-import { staticProvider } from './providers/static.js';
 import { awsSdkClients, createEcrProvider } from './providers/ecr.js';
 import { createGcrProvider } from './providers/gcr.js';
 
@@ -69,7 +68,6 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     log,
     clock: systemClock,
     providers: {
-      static: metrics.instrumentProvider(staticProvider),
       ecr: metrics.instrumentProvider(createEcrProvider({ ...awsSdkClients, env: process.env })),
       gcr: metrics.instrumentProvider(createGcrProvider({ env: process.env })),
     },

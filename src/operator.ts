@@ -4,6 +4,7 @@ import type { OperatorConfig } from './config.js';
 import type { Clock, TimerHandle } from './controller/clock.js';
 import { ClusterView, type Caches } from './controller/cluster-view.js';
 import {
+  keysForCredential,
   keysForManagedSecret,
   keysForSourceSecret,
   NamespaceEvents,
@@ -12,7 +13,9 @@ import {
 import { eventRecorder } from './controller/events.js';
 import { observeReconcile, type ControllerObserver, type ControllerState } from './controller/observer.js';
 import { ExponentialRateLimiter } from './controller/rate-limiter.js';
-import { Reconciler } from './controller/reconciler.js';
+import { recordingWriter } from './controller/recording-writer.js';
+import { isTerminal } from './reconcile/contract.js';
+import { Reconciler } from './reconcile/reconciler.js';
 import { SupervisedInformer } from './controller/supervisor.js';
 import { WorkQueue } from './controller/work-queue.js';
 import { runWorkers } from './controller/workers.js';
@@ -80,12 +83,12 @@ export class Operator {
     const specs = watchSpecs(conn.core, conn.custom, config.namespace);
     const credentials = (): readonly RegistryCredential[] => this.view?.credentials() ?? [];
 
-    const credentialInformer = this.supervise(specs.credentials, (obj) => this.enqueue([obj.metadata?.name ?? '']));
+    const credentialInformer = this.supervise(specs.credentials, (obj: RegistryCredential & KubernetesObject, deleted) => this.enqueue(keysForCredential(obj, credentials(), deleted)));
     const namespaceEvents = new NamespaceEvents();
     const namespaceInformer = this.supervise(specs.namespaces, (obj: V1Namespace, deleted) => this.enqueue(namespaceEvents.keys(obj, credentials(), deleted)));
     const managedSecretInformer = this.supervise(specs.managedSecrets, (obj: V1Secret, deleted) => {
       this.view?.secretWrites.observed(obj.metadata?.namespace, obj.metadata?.name ?? '', obj.metadata?.resourceVersion, deleted);
-      this.enqueue(keysForManagedSecret(obj));
+      this.enqueue(keysForManagedSecret(obj, credentials(), deleted));
     });
     const serviceAccountEvents = new ServiceAccountEvents();
     const serviceAccountInformer = this.supervise(specs.serviceAccounts, (obj: V1ServiceAccount, deleted) => {
@@ -102,15 +105,20 @@ export class Operator {
       sourceSecrets: sourceSecretInformer.cache,
     };
     this.view = new ClusterView(caches, config.namespace, () => clock.now());
+    const observer = this.deps.observer;
     const reconciler = new Reconciler({
       view: this.view,
-      writer: this.deps.writer,
+      writer: recordingWriter(this.deps.writer, this.view),
       providers: this.deps.providers,
       events: eventRecorder(this.deps.writer, () => new Date(clock.now()), log),
       clock,
       log,
       writeConcurrency: config.writeConcurrency,
       random: this.deps.random,
+      enqueue: (name) => this.queue.add(name),
+      providerTimeoutMs: config.providerTimeoutMs,
+      providerConcurrency: config.providerConcurrency,
+      reportProviderCalls: observer?.providerCalls ? (provider, inFlight, waiting) => observer.providerCalls?.(provider, inFlight, waiting) : undefined,
     });
 
     const started = clock.now();
@@ -121,9 +129,9 @@ export class Operator {
 
     this.enqueue(credentials().map((c) => c.metadata.name));
     const reconcile = (key: string): ReturnType<Reconciler['reconcile']> => reconciler.reconcile(key);
-    const observer = this.deps.observer;
     this.workers = runWorkers(this.queue, config.concurrency, observer ? observeReconcile(reconcile, observer) : reconcile, (key, err) => {
-      log.warn({ credential: key, err: (err as Error).message, retries: this.queue.numRequeues(key) }, 'reconcile failed; will retry');
+      if (isTerminal(err)) log.info({ credential: key, err: err.message }, 'reconcile stopped; runs again when the RegistryCredential changes');
+      else log.warn({ credential: key, err: (err as Error).message, retries: this.queue.numRequeues(key) }, 'reconcile failed; will retry');
     });
     this.scheduleResync();
   }

@@ -70,6 +70,7 @@ export interface RegistryCredentialSpec {
   serviceAccounts?: ServiceAccountSelection;
   refresh?: RefreshSpec;
   deletionPolicy?: DeletionPolicy;
+  adoptExisting?: boolean;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';

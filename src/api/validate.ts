@@ -16,7 +16,10 @@ export type SpecInvalidReason =
   | 'InvalidRegion'
   | 'InvalidSecretName'
   | 'InvalidRegistry'
-  | 'InvalidSelector';
+  | 'InvalidSelector'
+  | 'InvalidNamespaceName'
+  | 'InvalidServiceAccountName'
+  | 'InvalidName';
 
 export type SpecValidation = { ok: true; provider: ProviderName } | { ok: false; reason: SpecInvalidReason; message: string };
 
@@ -29,6 +32,7 @@ const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]
 const ACCOUNT_ID = /^\d{12}$/;
 const AWS_REGION = /^[a-z]{2,}(?:-[a-z]+)+-\d{1,2}$/;
 const DNS_LABEL = '[a-z0-9](?:[-a-z0-9]*[a-z0-9])?';
+const DNS1123_LABEL = new RegExp(`^${DNS_LABEL}$`);
 const DNS1123_SUBDOMAIN = new RegExp(`^${DNS_LABEL}(?:\\.${DNS_LABEL})*$`);
 // A kubelet auths key: host (a '*' label matches one DNS label), optional port, optional path prefix.
 const REGISTRY_KEY = new RegExp(`^(?:${DNS_LABEL}|\\*)(?:\\.(?:${DNS_LABEL}|\\*))*(?::(\\d{1,5}))?(?:/[a-z0-9._-]+)*/?$`);
@@ -40,7 +44,10 @@ export function validateSpec(spec: RegistryCredentialSpec): SpecValidation {
   const problem =
     checkProvider(spec) ??
     checkSecretName(spec.secretName) ??
+    checkNamespaceNames(spec, 'names') ??
+    checkNamespaceNames(spec, 'exclude') ??
     checkSelector(spec) ??
+    checkServiceAccountNames(spec.serviceAccounts?.names) ??
     checkSchedule(spec.refresh?.schedule);
   return problem ? { ok: false, ...problem } : { ok: true, provider };
 }
@@ -123,6 +130,43 @@ function checkSecretName(secretName: string | undefined): Problem {
     reason: 'InvalidSecretName',
     message: `spec.secretName ${quote(secretName)} is not a valid Secret name: use at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit`,
   };
+}
+
+function checkNamespaceNames(spec: RegistryCredentialSpec, field: 'names' | 'exclude'): Problem {
+  const names: unknown = spec.namespaces?.[field];
+  if (names === undefined || names === null) return undefined;
+  if (!Array.isArray(names)) {
+    return { reason: 'InvalidNamespaceName', message: `spec.namespaces.${field} ${quote(names)} is not a list: list namespace names, e.g. ["team-a"]` };
+  }
+  for (const [index, name] of names.entries()) {
+    if (typeof name === 'string' && name.length <= 63 && DNS1123_LABEL.test(name)) continue;
+    return {
+      reason: 'InvalidNamespaceName',
+      message: `spec.namespaces.${field}[${index}] ${quote(name)} is not a valid namespace name: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit`,
+    };
+  }
+  return undefined;
+}
+
+function checkServiceAccountNames(names: unknown): Problem {
+  if (names === undefined || names === null) return undefined;
+  if (!Array.isArray(names)) {
+    return { reason: 'InvalidServiceAccountName', message: `spec.serviceAccounts.names ${quote(names)} is not a list: list ServiceAccount names, e.g. ["default"]` };
+  }
+  for (const [index, name] of names.entries()) {
+    if (name === '*' || (typeof name === 'string' && name.length <= 253 && DNS1123_SUBDOMAIN.test(name))) continue;
+    return {
+      reason: 'InvalidServiceAccountName',
+      message: `spec.serviceAccounts.names[${index}] ${quote(name)} is not a valid ServiceAccount name: use at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, or "*" for every ServiceAccount`,
+    };
+  }
+  if (names.includes('*') && names.length > 1) {
+    return {
+      reason: 'InvalidServiceAccountName',
+      message: `spec.serviceAccounts.names ${quote(names)} lists "*" with other names: "*" selects every ServiceAccount and must be the only entry`,
+    };
+  }
+  return undefined;
 }
 
 function checkSelector(spec: RegistryCredentialSpec): Problem {

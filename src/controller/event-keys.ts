@@ -54,10 +54,31 @@ export class NamespaceEvents {
   }
 }
 
-/** A managed Secret belongs to the credential named in its label. */
-export function keysForManagedSecret(secret: V1Secret): string[] {
+/**
+ * A managed Secret belongs to the credential named in its label. When one goes, the credentials that
+ * publish a Secret of the same name are woken too: one of them may have lost that namespace to the
+ * Secret's owner (SecretConflict) and can take it now, instead of waiting for the periodic resync.
+ */
+export function keysForManagedSecret(secret: V1Secret, credentials: readonly RegistryCredential[] = [], deleted = false): string[] {
   const owner = secret.metadata?.labels?.[CREDENTIAL_LABEL];
-  return owner ? [owner] : [];
+  const keys = owner ? [owner] : [];
+  if (deleted) keys.push(...sharingSecretName(secret.metadata?.name ?? '', owner, credentials));
+  return keys;
+}
+
+/** Credentials other than `except` whose Secret name is `secretName`. */
+export function sharingSecretName(secretName: string, except: string | undefined, credentials: readonly RegistryCredential[]): string[] {
+  return credentials.filter((c) => c.metadata.name !== except && (c.spec.secretName ?? c.metadata.name) === secretName).map((c) => c.metadata.name);
+}
+
+/**
+ * A RegistryCredential event concerns itself; once it is being deleted (or gone), also the credentials
+ * that share its Secret name, which stop deferring to it (src/reconcile/gather.ts, competingClaims).
+ */
+export function keysForCredential(credential: RegistryCredential, credentials: readonly RegistryCredential[], deleted: boolean): string[] {
+  const name = credential.metadata.name;
+  if (!deleted && !credential.metadata.deletionTimestamp) return [name];
+  return [name, ...sharingSecretName(credential.spec.secretName ?? name, name, credentials)];
 }
 
 /** A source Secret concerns every credential that reads it. */

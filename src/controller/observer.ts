@@ -1,12 +1,8 @@
 import type { RegistryCredential } from '../api/types.js';
-import type { ReconcileKey } from './workers.js';
+import { outcomeOf, type ReconcileKey, type ReconcileOutcome } from '../reconcile/contract.js';
+import type { ProviderName } from '../api/types.js';
 
-/**
- * How a reconcile ended, as controller-runtime labels it: `success` (nothing more to do), `requeue`
- * (succeeded and asked to run again after a delay, e.g. a scheduled refresh; controller-runtime's
- * `requeue_after`), `error` (threw; the key is retried with backoff).
- */
-export type ReconcileOutcome = 'success' | 'requeue' | 'error';
+export type { ReconcileOutcome } from '../reconcile/contract.js';
 
 /** Told when a key really enters the queue and when one is put back with backoff. */
 export interface WorkQueueObserver {
@@ -22,6 +18,8 @@ export interface WorkQueueObserver {
  */
 export interface ControllerObserver extends WorkQueueObserver {
   reconciled(outcome: ReconcileOutcome, seconds: number): void;
+  /** Provider calls (ECR, Google) now in flight, and waiting for a slot, for one provider. */
+  providerCalls?(provider: ProviderName, inFlight: number, waiting: number): void;
 }
 
 /** What the controller holds right now, read when someone asks (a scrape), never pushed. */
@@ -47,7 +45,7 @@ export function observeReconcile<K extends string>(
     let outcome: ReconcileOutcome = 'error';
     try {
       const result = await reconcile(key);
-      outcome = result.requeueAfterMs === undefined ? 'success' : 'requeue';
+      outcome = outcomeOf(result);
       return result;
     } finally {
       reportSafely(() => observer.reconciled(outcome, Math.max(0, now() - started) / 1000));

@@ -1,9 +1,5 @@
+import { isTerminal, type ReconcileKey } from '../reconcile/contract.js';
 import type { WorkQueue } from './work-queue.js';
-
-/** What a reconcile asks of the queue when it succeeds: nothing, or to run the key again after a delay. */
-export type ReconcileResult = { readonly requeueAfterMs?: number };
-
-export type ReconcileKey<K extends string> = (key: K) => Promise<ReconcileResult>;
 
 /** Told about every failed reconcile before the key is requeued with backoff; for logging only. */
 export type ReportReconcileError<K extends string> = (key: K, err: unknown) => void;
@@ -16,8 +12,9 @@ export type WorkerQueue<K extends string> = Pick<
 
 /**
  * Runs `count` workers that take keys from `queue` and reconcile them, one key per worker at a time,
- * so at most `count` reconciles are ever in flight. A thrown error requeues the key with backoff; a
- * success resets its backoff and honours `requeueAfterMs`. Resolves once every worker has exited,
+ * so at most `count` reconciles are ever in flight, following the contract in src/reconcile/contract.ts:
+ * a thrown error requeues the key with backoff, a TerminalError does not; a result resets the key's
+ * backoff and honours `requeueAfterMs`. Resolves once every worker has exited,
  * which happens when the queue is shut down and has no key left to hand out. Reconcile errors never
  * escape as rejections: they go to `onError` and the backoff.
  */
@@ -57,7 +54,9 @@ async function processKey<K extends string>(
     if (requeueAfterMs !== undefined) queue.addAfter(key, requeueAfterMs);
   } catch (err) {
     reportSafely(onError, key, err);
-    queue.addRateLimited(key);
+    // Retrying cannot help until the object changes, and its change brings an event.
+    if (isTerminal(err)) queue.forget(key);
+    else queue.addRateLimited(key);
   } finally {
     // Always, or the key would stay "in flight" and never be handed out again.
     queue.done(key);

@@ -72,7 +72,12 @@ export interface DesiredSecretInput {
   expiresAt?: Date;
 }
 
-export type SecretOwnership = 'absent' | 'ours' | 'foreign';
+/**
+ * Whose a Secret in our label-filtered cache is. `unmanaged-or-none`: no Secret of that name carries our
+ * managed-by label; one without the label may still exist, which that cache never shows (a create then
+ * meets 409 AlreadyExists).
+ */
+export type SecretOwnership = 'unmanaged-or-none' | 'ours' | 'foreign';
 
 /** The fields of a Secret the operator owns and compares; a DesiredSecret and a SecretTemplate both have them. */
 export interface OwnedSecretFields {
@@ -142,9 +147,9 @@ export function credentialOwnerReference(credentialName: string, credentialUid: 
 }
 
 /** A Secret is ours only when it carries our managed-by label and this credential's label. */
-export function classifyExistingSecret(existing: SecretView | undefined, credentialName: string): SecretOwnership {
-  if (!existing) return 'absent';
-  const labels = existing.metadata.labels ?? {};
+export function ownershipOfCached(cached: SecretView | undefined, credentialName: string): SecretOwnership {
+  if (!cached) return 'unmanaged-or-none';
+  const labels = cached.metadata.labels ?? {};
   return labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && labels[CREDENTIAL_LABEL] === credentialName ? 'ours' : 'foreign';
 }
 

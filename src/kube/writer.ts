@@ -20,6 +20,8 @@ const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 export interface KubeWriter {
   createSecret(secret: V1Secret): Promise<V1Secret>;
   replaceSecret(secret: V1Secret): Promise<V1Secret>;
+  /** Reads one Secret: only to adopt an unmanaged one of our name when spec.adoptExisting asks for it. */
+  getSecret(namespace: string, name: string): Promise<V1Secret>;
   /** Deletes only the object with this uid (a precondition), so a newer same-named Secret survives. */
   deleteSecret(namespace: string, name: string, uid: string): Promise<void>;
   getServiceAccount(namespace: string, name: string): Promise<V1ServiceAccount>;
@@ -46,6 +48,7 @@ export function kubeWriter(conn: KubeConnection): KubeWriter {
           fieldManager: FIELD_MANAGER,
         }),
       ),
+    getSecret: (namespace, name) => call(`get Secret ${namespace}/${name}`, () => core.readNamespacedSecret({ namespace, name })),
     deleteSecret: async (namespace, name, uid) => {
       await call(`delete Secret ${namespace}/${name}`, () =>
         core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { uid } } }),

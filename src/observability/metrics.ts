@@ -13,6 +13,7 @@ import type { RegistryCredential } from '../api/types.js';
 import type { ControllerObserver, ControllerState, ReconcileOutcome } from '../controller/observer.js';
 import { KubeApiError, type ApiErrorKind } from '../kube/errors.js';
 import type { KubeWriter } from '../kube/writer.js';
+import { parseKubeTime } from '../status/time.js';
 import type { Provider } from '../providers/types.js';
 import { listen, type ListeningServer } from './http.js';
 import type { Logger } from './logger.js';
@@ -112,7 +113,7 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
 
   const mints = new Counter({
     name: `${METRIC_PREFIX}provider_mint_calls_total`,
-    help: 'Calls to a provider for a new registry credential, by provider and result (success or error).',
+    help: 'Calls to ECR or Google for a new registry credential, by provider and result (success or error). Static credentials are read from a Secret and make no call.',
     labelNames: ['provider', 'result'] as const,
     registers,
   });
@@ -121,6 +122,19 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
     help: 'How long one call to a provider for a new registry credential took.',
     labelNames: ['provider'] as const,
     buckets: [...MINT_BUCKETS],
+    registers,
+  });
+
+  const callsInFlight = new Gauge({
+    name: `${METRIC_PREFIX}provider_calls_in_flight`,
+    help: 'Calls to a provider (ECR, Google) under way now; bounded per provider by --provider-concurrency.',
+    labelNames: ['provider'] as const,
+    registers,
+  });
+  const callsWaiting = new Gauge({
+    name: `${METRIC_PREFIX}provider_calls_waiting`,
+    help: 'Calls to a provider (ECR, Google) waiting for a slot because --provider-concurrency calls are under way.',
+    labelNames: ['provider'] as const,
     registers,
   });
 
@@ -157,6 +171,10 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
       },
       added: () => queueAdds.inc(),
       retried: () => queueRetries.inc(),
+      providerCalls(provider, inFlight, waiting) {
+        callsInFlight.set({ provider }, inFlight);
+        callsWaiting.set({ provider }, waiting);
+      },
     },
     instrumentWriter: (writer) => instrumentWriter(writer, (labels) => writes.inc(labels)),
     instrumentProvider(provider) {
@@ -204,6 +222,7 @@ export function instrumentWriter(writer: KubeWriter, count: (labels: WriteLabels
     createSecret: counted('createSecret', (secret) => writer.createSecret(secret)),
     replaceSecret: counted('replaceSecret', (secret) => writer.replaceSecret(secret)),
     deleteSecret: counted('deleteSecret', (namespace, name, uid) => writer.deleteSecret(namespace, name, uid)),
+    getSecret: (namespace, name) => writer.getSecret(namespace, name),
     getServiceAccount: (namespace, name) => writer.getServiceAccount(namespace, name),
     patchServiceAccount: counted('patchServiceAccount', (namespace, name, patch) => writer.patchServiceAccount(namespace, name, patch)),
     patchCredential: counted('patchCredential', (name, patch) => writer.patchCredential(name, patch)),
@@ -260,9 +279,8 @@ export function credentialGaugeValues(credential: RegistryCredential): Credentia
 }
 
 function timestampSeconds(time: string | undefined): number | undefined {
-  if (!time) return undefined;
-  const ms = Date.parse(time);
-  return Number.isNaN(ms) ? undefined : ms / 1000;
+  const at = parseKubeTime(time);
+  return at ? at.getTime() / 1000 : undefined;
 }
 
 const CREDENTIAL_GAUGES: readonly { field: keyof CredentialGaugeValues; name: string; help: string }[] = [

@@ -9,15 +9,12 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { CRON_TIMEZONE } from '../api/constants.js';
+import { computeBackoffDelay, type BackoffOptions } from './backoff.js';
 
 export type Random = () => number;
 
-export interface BackoffOptions {
-  baseMs: number;
-  maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 5_000, maxMs: 5 * 60_000 };
+/** Provider retries after a failed refresh: 5 s doubling to 5 min, between half and all of each delay. */
+export const REFRESH_BACKOFF: BackoffOptions = { baseDelayMs: 5_000, maxDelayMs: 5 * 60_000, jitter: { kind: 'equal' } };
 /** A refresh is due at least this long before expiry when the lifetime allows, leaving room to retry. */
 export const EXPIRY_MARGIN_MS = 5 * 60_000;
 const JITTER_FRACTION = 0.1;
@@ -78,10 +75,8 @@ export function refreshAt(input: { issuedAt: Date; expiresAt: Date; random: Rand
  * Delay before retry number `attempt` (1 = first retry): base·2^(attempt−1) capped at max, then
  * "equal jitter" (between half and all of it), so retries spread out but never come back hot.
  */
-export function backoffDelay(attempt: number, options: BackoffOptions = DEFAULT_BACKOFF, random: Random = Math.random): number {
-  const exponent = Math.max(0, Math.floor(attempt) - 1);
-  const capped = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(exponent, 52));
-  return Math.round(capped / 2 + (clampUnit(random()) * capped) / 2);
+export function backoffDelay(attempt: number, options: BackoffOptions = REFRESH_BACKOFF, random: Random = Math.random): number {
+  return Math.round(computeBackoffDelay(Math.max(0, Math.floor(attempt) - 1), options, () => clampUnit(random())));
 }
 
 /** The earliest of the times given; undefined when none is. */

@@ -19,9 +19,11 @@ import { ECRClient, GetAuthorizationTokenCommand, type GetAuthorizationTokenComm
 import { AssumeRoleCommand, STSClient, type AssumeRoleCommandOutput } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { RegistryCredentialSpec } from '../api/types.js';
-import { buildDockerConfigJson } from '../desired/dockerconfig.js';
-import { ProviderError, type MintedCredential, type Provider, type SourceReader } from './types.js';
+import { checkLogins } from '../desired/dockerconfig.js';
+import { ProviderError, type Provider, type ProviderCredential, type SourceReader } from './types.js';
 import { untilAborted } from './abort.js';
+import { classifyTransportError, readErrorShape } from './errors.js';
+import { decode, keysPresent } from './source-secret.js';
 
 export interface AwsCredentials {
   accessKeyId: string;
@@ -116,7 +118,7 @@ interface CallContext {
 }
 
 export function createEcrProvider(deps: EcrProviderDeps): Provider & {
-  mint(spec: RegistryCredentialSpec, sources: SourceReader, signal: AbortSignal, context?: EcrMintContext): Promise<MintedCredential>;
+  mint(spec: RegistryCredentialSpec, sources: SourceReader, signal: AbortSignal, context?: EcrMintContext): Promise<ProviderCredential>;
 } {
   const env = deps.env ?? {};
   const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -125,7 +127,7 @@ export function createEcrProvider(deps: EcrProviderDeps): Provider & {
   const defaultCredentials = deps.defaultCredentials ?? awsSdkClients.defaultCredentials!;
   const now = deps.now ?? Date.now;
 
-  async function mint(spec: RegistryCredentialSpec, sources: SourceReader, signal: AbortSignal, context?: EcrMintContext): Promise<MintedCredential> {
+  async function mint(spec: RegistryCredentialSpec, sources: SourceReader, signal: AbortSignal, context?: EcrMintContext): Promise<ProviderCredential> {
     const ecr = spec.ecr;
     if (!ecr) throw new ProviderError('InvalidProvider', 'spec.ecr is not set', false);
     const region = ecr.region;
@@ -205,10 +207,6 @@ function secretContext(name: string, sources: SourceReader, region: string, sign
   };
 }
 
-function decode(value: string | undefined): string | undefined {
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-}
-
 /** AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY[ / AWS_SESSION_TOKEN] from a Secret in the operator's namespace. */
 export function readSecretCredentials(name: string, sources: SourceReader): AwsCredentials {
   const ref = `Secret ${sources.namespace}/${name}`;
@@ -227,8 +225,7 @@ export function readSecretCredentials(name: string, sources: SourceReader): AwsC
   const secretAccessKey = decode(data[SECRET_ACCESS_KEY])?.trim();
   const sessionToken = decode(data[SESSION_TOKEN])?.trim();
   if (!accessKeyId || !secretAccessKey) {
-    const present = Object.keys(data).sort().join(', ') || 'none';
-    throw new ProviderError('InvalidSourceSecret', `${ref} must have non-empty ${keys} (it has: ${present})`, false);
+    throw new ProviderError('InvalidSourceSecret', `${ref} must have non-empty ${keys} (it has: ${keysPresent(data)})`, false);
   }
   if (!/^\w{16,128}$/.test(accessKeyId)) {
     throw new ProviderError(
@@ -279,7 +276,7 @@ export function registryHost(registryId: string, region: string): string {
 export function parseAuthorization(
   output: Pick<GetAuthorizationTokenCommandOutput, 'authorizationData'>,
   options: { region: string; registryIds: string[]; now: number },
-): MintedCredential {
+): ProviderCredential {
   const data = output.authorizationData ?? [];
   const first = data.find((d) => d.authorizationToken);
   if (!first?.authorizationToken) {
@@ -312,14 +309,12 @@ export function parseAuthorization(
   const expiries = data.map((d) => d.expiresAt).filter((d): d is Date => d instanceof Date && !Number.isNaN(d.getTime()));
   const expiresAt = expiries.length > 0 ? new Date(Math.min(...expiries.map((d) => d.getTime()))) : new Date(options.now + ECR_TOKEN_LIFETIME_MS);
 
-  let dockerConfigJson: string;
-  try {
-    dockerConfigJson = buildDockerConfigJson(registries, username, password);
-  } catch (err) {
-    // The builder's messages name fields, never values.
-    throw new ProviderError('InvalidProviderResponse', `ECR returned a login that cannot be published: ${(err as Error).message}`, true);
-  }
-  return { registries, dockerConfigJson, expiresAt };
+  const logins = registries.map((registry) => ({ registry, username, password }));
+  // Refused here rather than when the document is built, so that status says ECR's answer was at fault.
+  // The check's messages name registries, never values.
+  const problem = checkLogins(logins);
+  if (problem !== undefined) throw new ProviderError('InvalidProviderResponse', `ECR returned a login that cannot be published: ${problem}`, true);
+  return { logins, expiresAt };
 }
 
 function proxyHost(endpoint: string | undefined): string | undefined {
@@ -368,48 +363,6 @@ const EXPIRED = new Set(['ExpiredToken', 'ExpiredTokenException', 'RequestExpire
 
 const DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'IDPRejectedClaim', 'IDPRejectedClaimException', 'RegionDisabledException']);
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'EPROTO',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'CERT_HAS_EXPIRED',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-interface ErrorShape {
-  name: string;
-  code?: string;
-  message: string;
-  status?: number;
-  fault?: string;
-}
-
-function shapeOf(err: unknown): ErrorShape {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as Record<string, unknown>;
-  const metadata = e.$metadata as { httpStatusCode?: unknown } | undefined;
-  const cause = e.cause as Record<string, unknown> | undefined;
-  const code = typeof e.code === 'string' ? e.code : typeof cause?.code === 'string' ? cause.code : undefined;
-  return {
-    name: typeof e.name === 'string' ? e.name : 'Error',
-    code,
-    message: err instanceof Error ? err.message : typeof e.message === 'string' ? e.message : String(err),
-    status: typeof metadata?.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined,
-    fault: typeof e.$fault === 'string' ? e.$fault : undefined,
-  };
-}
-
 /** What AWS said, fit to quote: secret values removed, signing diagnostics (which can echo a session token) cut, short. */
 export function scrubMessage(message: string, secrets: readonly string[]): string {
   let text = message.split(/\s*(?:The Canonical String|The String-to-Sign|StringToSign|CanonicalRequest|string to sign)/i)[0] ?? '';
@@ -437,12 +390,13 @@ function endpointOf(service: 'ECR' | 'STS', region: string, env: NodeJS.ProcessE
  *   instance profile) rotates outside Kubernetes; a wrong key costs one call per capped backoff.
  * - Throttled, ProviderUnreachable, CredentialsUnavailable, ProviderError (5xx, unknown): retryable.
  * - InvalidParameter (ECR rejected the request, e.g. a registry id): not retryable; fix the spec.
+ * No answer, throttling and 5xx are worded as for every cloud provider (./errors.ts); the rest is AWS's own.
  */
 export function classifyAwsError(
   err: unknown,
   ctx: Pick<CallContext, 'stage' | 'region' | 'identity' | 'source' | 'roleArn' | 'secrets' | 'signal'> & { env: NodeJS.ProcessEnv; timeoutMs: number },
 ): ProviderError {
-  const shape = shapeOf(err);
+  const shape = readErrorShape(err);
   const service = ctx.stage === 'ecr' ? 'ECR' : 'STS';
   const action =
     ctx.stage === 'ecr'
@@ -453,20 +407,19 @@ export function classifyAwsError(
   const quoted = scrubMessage(shape.message, ctx.secrets);
   const said = quoted ? `: ${quoted}` : '';
   const errorName = shape.name !== 'Error' ? shape.name : (shape.code ?? 'Error');
-  const endpoint = endpointOf(service, ctx.region, ctx.env);
+  // Resolving the operator's own credentials calls STS only for IRSA; otherwise it reads a file or a local endpoint.
+  const chainUsesSts = ctx.source.kind === 'chain' && ctx.source.description.startsWith('IRSA');
+  const endpoint = ctx.stage === 'credentials' && !chainUsesSts ? 'the credential source' : `${service} at ${endpointOf(service, ctx.region, ctx.env)}`;
 
-  // Network trouble, timeouts and our own abort first: the request never got an AWS answer.
-  const aborted = shape.name === 'AbortError' || ctx.signal.aborted;
-  if (aborted || shape.name === 'TimeoutError' || (shape.code !== undefined && NETWORK_CODES.has(shape.code))) {
-    const why = aborted ? 'no answer within the time allowed' : shape.name === 'TimeoutError' ? `no answer within ${ctx.timeoutMs} ms` : (shape.code ?? shape.name);
-    const chainUsesSts = ctx.source.kind === 'chain' && ctx.source.description.startsWith('IRSA');
-    const where = ctx.stage === 'credentials' && !chainUsesSts ? 'the credential source' : `${service} at ${endpoint}`;
-    return new ProviderError('ProviderUnreachable', `${action} failed: cannot reach ${where} (${why}); will retry`, true);
-  }
-
-  if (THROTTLING.has(shape.name) || shape.status === 429) {
-    return new ProviderError('Throttled', `${action} was throttled by AWS (${errorName}); will retry with backoff`, true);
-  }
+  const transport = classifyTransportError(shape, {
+    action,
+    endpoint,
+    signal: ctx.signal,
+    timeoutMs: ctx.timeoutMs,
+    throttleNames: THROTTLING,
+    detail: errorName,
+  });
+  if (transport) return transport;
 
   // The Secret's own keys made this call (not an assumed role's, not the operator's chain).
   const secretKeysUsed = ctx.source.kind === 'secret' && (ctx.stage === 'assume-role' || (ctx.stage === 'ecr' && !ctx.roleArn));
@@ -523,7 +476,5 @@ export function classifyAwsError(
     return new ProviderError('InvalidParameter', `${action} was rejected (${errorName}${said}); ${fix}`, false);
   }
 
-  const server = shape.fault === 'server' || (shape.status !== undefined && shape.status >= 500);
-  const what = server ? `AWS returned a server error (${errorName}${shape.status ? `, HTTP ${shape.status}` : ''})` : `${errorName}${said}`;
-  return new ProviderError('ProviderError', `${action} failed: ${what}; will retry`, true);
+  return new ProviderError('ProviderError', `${action} failed: ${errorName}${said}; will retry`, true);
 }

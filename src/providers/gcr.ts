@@ -28,9 +28,11 @@ import {
   type AwsClientOptions,
 } from 'google-auth-library';
 import type { GcrSource, RegistryCredentialSpec } from '../api/types.js';
-import { buildDockerConfigJson } from '../desired/dockerconfig.js';
-import { ProviderError, type MintedCredential, type Provider, type SourceReader } from './types.js';
+import { checkLogins } from '../desired/dockerconfig.js';
+import { ProviderError, type Provider, type ProviderCredential, type SourceReader } from './types.js';
 import { untilAborted } from './abort.js';
+import { classifyTransportError, readErrorShape } from './errors.js';
+import { decode, keysPresent } from './source-secret.js';
 
 export const GOOGLE_CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 /** The fixed username Google's registries accept with an OAuth access token as the password. */
@@ -138,11 +140,12 @@ export function createGcrProvider(deps: GcrProviderDeps = {}): Provider {
   const redirect = parseRedirect((deps.env ?? process.env)[GOOGLE_TOKEN_URL_ENV]);
   return {
     name: 'gcr',
-    async mint(spec: RegistryCredentialSpec, sources: SourceReader, signal: AbortSignal): Promise<MintedCredential> {
+    async mint(spec: RegistryCredentialSpec, sources: SourceReader, signal: AbortSignal): Promise<ProviderCredential> {
       const source = spec.gcr;
       if (!source) throw new ProviderError('InvalidProvider', 'spec.gcr is not set', false);
       const identity = readIdentity(source, sources);
-      const abort = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const abort = AbortSignal.any([signal, timeout]);
       const transporter = newTransporter(abort, timeoutMs, redirect);
       const who = describeIdentity(identity, source, sources.namespace);
       let token: string;
@@ -151,14 +154,14 @@ export function createGcrProvider(deps: GcrProviderDeps = {}): Provider {
         ({ token, expiresAt } = await untilAborted(requestToken(authFactory, identity, transporter), abort));
       } catch (err) {
         if (err instanceof ProviderError) throw err;
-        throw classifyError(err, identity, who, abort, timeoutMs);
+        throw classifyError(err, { identity, who, signal: abort, timeoutSignal: timeout, timeoutMs });
       }
-      const registries = [...new Set(source.registries)].sort();
-      try {
-        return { registries, dockerConfigJson: buildDockerConfigJson(registries, GOOGLE_REGISTRY_USERNAME, token), expiresAt };
-      } catch (err) {
-        throw new ProviderError('InvalidSpec', `spec.gcr.registries: ${(err as Error).message}`, false);
-      }
+      // One token serves every host: the registries differ by location, not by identity.
+      const logins = [...new Set(source.registries)].sort().map((registry) => ({ registry, username: GOOGLE_REGISTRY_USERNAME, password: token }));
+      // The token is non-empty and the username fixed, so only the spec's registries can be at fault.
+      const problem = checkLogins(logins);
+      if (problem !== undefined) throw new ProviderError('InvalidSpec', `spec.gcr.registries: ${problem}`, false);
+      return { logins, expiresAt };
     },
   };
 }
@@ -197,10 +200,9 @@ function readIdentity(source: GcrSource, sources: SourceReader): GoogleIdentity 
   const data = secret.data ?? {};
   const encoded = data[key];
   if (encoded === undefined || encoded === '') {
-    const present = Object.keys(data).sort().join(', ') || 'none';
-    throw invalid(`${where} has no key "${key}" (it has: ${present}); add it, or set spec.gcr.credentialsSecretRef.key`);
+    throw invalid(`${where} has no key "${key}" (it has: ${keysPresent(data)}); add it, or set spec.gcr.credentialsSecretRef.key`);
   }
-  const text = Buffer.from(encoded, 'base64').toString('utf8');
+  const text = decode(encoded) ?? '';
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -337,56 +339,49 @@ function newTransporter(signal: AbortSignal, timeoutMs: number, redirect: URL | 
 // ---------------------------------------------------------------------------------------------------
 // Errors
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'EPIPE',
-  'ECONNABORTED',
-  'TimeoutError',
-  'AbortError',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'CERT_HAS_EXPIRED',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-]);
-
-interface ErrorFacts {
-  status?: number;
-  oauthError?: string;
-  description?: string;
-  host?: string;
-  code?: string;
-  name?: string;
-  message: string;
+/** What classifying a failed token request needs to know about the mint. */
+interface GoogleCallContext {
+  identity: GoogleIdentity;
+  /** The identity in words, e.g. "service account x@p.iam.gserviceaccount.com (key in Secret ns/name)". */
+  who: string;
+  /** The caller's signal combined with the provider's own timer. */
+  signal: AbortSignal;
+  /** The provider's own timer: when it fired, the message names timeoutMs. */
+  timeoutSignal: AbortSignal;
+  timeoutMs: number;
 }
 
 /**
+ * No answer, throttling and 5xx are worded as for every cloud provider (./errors.ts); a 400/401/403
+ * from a token endpoint is Google refusing the identity, which only the user can fix.
+ *
  * No `cause` on the errors made here: the library's errors carry the request (gaxios redacts an
  * assertion, but not an STS subject_token), and an error's cause is one careless log line from output.
  */
-function classifyError(err: unknown, identity: GoogleIdentity, who: string, abort: AbortSignal, timeoutMs: number): ProviderError {
-  const facts = errorFacts(err);
-  const host = facts.host ?? defaultHost(identity);
-  if (facts.status !== undefined) {
-    const detail = [facts.oauthError, facts.description].filter(Boolean).join(': ');
-    const answered = `${host} answered ${facts.status}${detail ? ` (${detail})` : ''}`;
-    if (facts.status === 400 || facts.status === 401 || facts.status === 403) {
-      return new ProviderError('AccessDenied', `Google denied an access token for ${who}: ${answered}; ${accessHint(identity)}`, true);
+function classifyError(err: unknown, ctx: GoogleCallContext): ProviderError {
+  const shape = readErrorShape(err);
+  const answer = googleAnswer(err);
+  const host = answer.host ?? defaultHost(ctx.identity);
+  const detail = [answer.oauthError, answer.description].filter(Boolean).join(': ');
+  const action = `requesting an access token for ${ctx.who}`;
+  const transport = classifyTransportError(shape, {
+    action,
+    endpoint: host,
+    signal: ctx.signal,
+    timeoutSignal: ctx.timeoutSignal,
+    timeoutMs: ctx.timeoutMs,
+    ...(detail ? { detail } : {}),
+    unreachableHint: "check the operator's network access to Google",
+  });
+  if (transport) return transport;
+  if (shape.status !== undefined) {
+    const answered = `${host} answered ${shape.status}${detail ? ` (${detail})` : ''}`;
+    if (shape.status === 400 || shape.status === 401 || shape.status === 403) {
+      return new ProviderError('AccessDenied', `Google denied an access token for ${ctx.who}: ${answered}; ${accessHint(ctx.identity)}`, true);
     }
-    return new ProviderError('ProviderError', `requesting an access token for ${who} failed: ${answered}; will retry`, true);
+    return new ProviderError('ProviderError', `${action} failed: ${answered}; will retry`, true);
   }
-  if (abort.aborted || (facts.code !== undefined && NETWORK_CODES.has(facts.code)) || (facts.name !== undefined && NETWORK_CODES.has(facts.name))) {
-    const why = abort.aborted || facts.code === 'TimeoutError' || facts.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : facts.code ?? facts.name ?? 'network error';
-    return new ProviderError('ProviderUnreachable', `cannot reach ${host} for ${who} (${why}); check the operator's network access to Google; will retry`, true);
-  }
-  if (identity.kind === 'application_default' && facts.message.startsWith('Could not load the default credentials')) {
+  if (ctx.identity.kind === 'application_default' && shape.message.startsWith('Could not load the default credentials')) {
     // gcp-metadata remembers "no metadata server" for the life of the process: ask again next time.
     gcpMetadata.resetIsAvailableCache();
     return new ProviderError(
@@ -395,14 +390,14 @@ function classifyError(err: unknown, identity: GoogleIdentity, who: string, abor
       true,
     );
   }
-  if (identity.kind === 'external_account') {
+  if (ctx.identity.kind === 'external_account') {
     return new ProviderError(
       'ProviderError',
-      `${who}: could not get the external subject token or exchange it: ${sanitize(facts.message)}; check credential_source (the file must be mounted in the operator's pod, the URL reachable from it); will retry`,
+      `${ctx.who}: could not get the external subject token or exchange it: ${sanitize(shape.message)}; check credential_source (the file must be mounted in the operator's pod, the URL reachable from it); will retry`,
       true,
     );
   }
-  return new ProviderError('ProviderError', `requesting an access token for ${who} failed: ${sanitize(facts.message)}; will retry`, true);
+  return new ProviderError('ProviderError', `${action} failed: ${sanitize(shape.message)}; will retry`, true);
 }
 
 function accessHint(identity: GoogleIdentity): string {
@@ -427,25 +422,33 @@ function defaultHost(identity: GoogleIdentity): string {
   }
 }
 
-function errorFacts(err: unknown, depth = 0): ErrorFacts {
-  const e = (isObject(err) ? err : {}) as {
-    message?: unknown;
-    code?: unknown;
-    name?: unknown;
-    status?: unknown;
-    response?: { status?: unknown; data?: unknown; config?: { url?: unknown } };
-    config?: { url?: unknown };
-    cause?: unknown;
-  };
-  const facts: ErrorFacts = { message: typeof e.message === 'string' ? e.message : String(err) };
-  if (typeof e.name === 'string') facts.name = e.name;
-  if (typeof e.code === 'string') facts.code = e.code;
-  const status = typeof e.response?.status === 'number' ? e.response.status : typeof e.status === 'number' ? e.status : undefined;
-  if (status !== undefined && status >= 400) facts.status = status;
-  const url = e.config?.url ?? e.response?.config?.url;
-  const host = typeof url === 'string' || url instanceof URL ? hostOf(String(url)) : undefined;
-  if (host) facts.host = host;
-  let data = e.response?.data;
+/** What Google's answer said, from the error or the first of its causes that carries the response. */
+interface GoogleAnswer {
+  host?: string;
+  /** OAuth `error`, or the `status` of a Google API error: a code, fit to quote once sanitized. */
+  oauthError?: string;
+  description?: string;
+}
+
+function googleAnswer(err: unknown): GoogleAnswer {
+  const answer: GoogleAnswer = {};
+  let current: unknown = err;
+  // Bounded: the library wraps a few levels deep at most, and a cycle must not hang a mint.
+  for (let depth = 0; depth <= 5 && isObject(current); depth++) {
+    const e = current as { response?: { data?: unknown; config?: { url?: unknown } }; config?: { url?: unknown }; cause?: unknown };
+    const url = e.config?.url ?? e.response?.config?.url;
+    if (answer.host === undefined && (typeof url === 'string' || url instanceof URL)) answer.host = hostOf(String(url));
+    if (isObject(e.response)) {
+      Object.assign(answer, oauthDetails(e.response.data));
+      return answer;
+    }
+    current = e.cause;
+  }
+  return answer;
+}
+
+function oauthDetails(body: unknown): Pick<GoogleAnswer, 'oauthError' | 'description'> {
+  let data = body;
   if (typeof data === 'string') {
     try {
       data = JSON.parse(data);
@@ -453,17 +456,13 @@ function errorFacts(err: unknown, depth = 0): ErrorFacts {
       /* not JSON */
     }
   }
-  if (isObject(data)) {
-    if (typeof data.error === 'string') facts.oauthError = sanitize(data.error, 60);
-    else if (isObject(data.error) && typeof data.error.status === 'string') facts.oauthError = sanitize(data.error.status, 60);
-    if (typeof data.error_description === 'string') facts.description = sanitize(data.error_description);
-    else if (isObject(data.error) && typeof data.error.message === 'string') facts.description = sanitize(data.error.message);
-  }
-  if (facts.status === undefined && facts.code === undefined && e.cause !== undefined && depth < 5) {
-    const inner = errorFacts(e.cause, depth + 1);
-    return { ...inner, host: facts.host ?? inner.host, message: facts.message };
-  }
-  return facts;
+  const details: Pick<GoogleAnswer, 'oauthError' | 'description'> = {};
+  if (!isObject(data)) return details;
+  if (typeof data.error === 'string') details.oauthError = sanitize(data.error, 60);
+  else if (isObject(data.error) && typeof data.error.status === 'string') details.oauthError = sanitize(data.error.status, 60);
+  if (typeof data.error_description === 'string') details.description = sanitize(data.error_description);
+  else if (isObject(data.error) && typeof data.error.message === 'string') details.description = sanitize(data.error.message);
+  return details;
 }
 
 function hostOf(url: string): string | undefined {

@@ -1,25 +1,30 @@
 import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE } from '../api/constants.js';
 import type { RegistryCredentialSpec } from '../api/types.js';
-import { buildDockerConfigJson, parseDockerConfigJson } from '../desired/dockerconfig.js';
-import { ProviderError, type MintedCredential, type Provider, type SourceReader } from './types.js';
-
-function decode(value: string | undefined): string | undefined {
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-}
+import { checkLogins, parseDockerConfigJson } from '../desired/dockerconfig.js';
+import { decode, keysPresent } from './source-secret.js';
+import { ProviderError, type Provider, type ProviderCredential, type SourceReader } from './types.js';
 
 /**
- * Fixed credentials from a Secret in the operator's namespace: either keys
- * `username` + `password`, or a kubernetes.io/dockerconfigjson Secret that is
- * published as it is. Nothing to call: "minting" is reading the source.
+ * Fixed credentials from a Secret in the operator's namespace. Nothing to call: "minting" is reading
+ * the source, which is what readStaticCredential does; this wrapper only fits it to the Provider
+ * interface, turning a thrown ProviderError into a rejection as the other providers do.
  */
 export const staticProvider: Provider = {
   name: 'static',
-  mint(spec: RegistryCredentialSpec, sources: SourceReader): Promise<MintedCredential> {
-    return Promise.resolve(mintStatic(spec, sources));
+  mint(spec: RegistryCredentialSpec, sources: SourceReader): Promise<ProviderCredential> {
+    return new Promise((resolve) => resolve(readStaticCredential(spec, sources)));
   },
 };
 
-export function mintStatic(spec: RegistryCredentialSpec, sources: SourceReader): MintedCredential {
+/**
+ * The logins a static source holds: keys `username` + `password` (for spec.static.registry), or a
+ * kubernetes.io/dockerconfigjson document (every registry in it). The document is not published as
+ * it is: its logins are, rebuilt like every other provider's, so fields the kubelet does not read
+ * (email, identitytoken, credsStore) are dropped and an unchanged login is byte-for-byte unchanged.
+ *
+ * Messages name the Secret, its keys and registries, never a value: they end up in status and events.
+ */
+export function readStaticCredential(spec: RegistryCredentialSpec, sources: SourceReader): ProviderCredential {
   const source = spec.static;
   if (!source) throw new ProviderError('InvalidProvider', 'spec.static is not set', false);
   const ref = `Secret ${sources.namespace}/${source.credentialsSecretRef.name}`;
@@ -33,8 +38,7 @@ export function mintStatic(spec: RegistryCredentialSpec, sources: SourceReader):
   }
   const data = secret.data ?? {};
   if (secret.type === DOCKERCONFIGJSON_TYPE || data[DOCKERCONFIGJSON_KEY] !== undefined) {
-    const text = decode(data[DOCKERCONFIGJSON_KEY]) ?? '';
-    const parsed = parseDockerConfigJson(text);
+    const parsed = parseDockerConfigJson(decode(data[DOCKERCONFIGJSON_KEY]) ?? '');
     if (!parsed.ok) {
       throw new ProviderError('InvalidSourceSecret', `${ref}: key ${DOCKERCONFIGJSON_KEY} is not a valid dockerconfigjson: ${parsed.message}`, false);
     }
@@ -45,24 +49,28 @@ export function mintStatic(spec: RegistryCredentialSpec, sources: SourceReader):
         false,
       );
     }
-    return { registries: parsed.value.registries, dockerConfigJson: text };
+    // A document the kubelet reads can still be one the builder refuses (a ":" in a plain username field,
+    // which the rebuilt `auth` would shift into the password): say so against the Secret, not at publish time.
+    const problem = checkLogins(parsed.value.logins);
+    if (problem !== undefined) {
+      throw new ProviderError('InvalidSourceSecret', `${ref}: key ${DOCKERCONFIGJSON_KEY} cannot be published: ${problem}`, false);
+    }
+    return { logins: parsed.value.logins };
   }
   const username = decode(data.username);
   const password = decode(data.password);
   if (!username || !password) {
-    const present = Object.keys(data).sort().join(', ') || 'none';
     throw new ProviderError(
       'InvalidSourceSecret',
-      `${ref} must have non-empty keys "username" and "password" (it has: ${present}), or be of type ${DOCKERCONFIGJSON_TYPE}`,
+      `${ref} must have non-empty keys "username" and "password" (it has: ${keysPresent(data)}), or be of type ${DOCKERCONFIGJSON_TYPE}`,
       false,
     );
   }
   if (!source.registry) {
     throw new ProviderError('InvalidSpec', `spec.static.registry is required when ${ref} holds username and password`, false);
   }
-  try {
-    return { registries: [source.registry], dockerConfigJson: buildDockerConfigJson([source.registry], username, password) };
-  } catch (err) {
-    throw new ProviderError('InvalidSourceSecret', `${ref}: ${(err as Error).message}`, false);
-  }
+  const logins = [{ registry: source.registry, username, password }];
+  const problem = checkLogins(logins);
+  if (problem !== undefined) throw new ProviderError('InvalidSourceSecret', `${ref}: ${problem}`, false);
+  return { logins };
 }

@@ -1,9 +1,11 @@
 import type { ProviderName, RegistryCredentialSpec } from '../api/types.js';
 
-/** A credential ready to publish: the whole dockerconfigjson document plus what status reports. */
-export interface MintedCredential {
-  registries: string[];
-  dockerConfigJson: string;
+/** One login for one registry (an auths key of the dockerconfigjson). */
+export interface RegistryLogin { registry: string; username: string; password: string }
+/** What a provider returns: raw material; src/desired/dockerconfig.ts turns it into the document. */
+export interface ProviderCredential {
+  /** One per registry, sorted by registry, registries unique. */
+  logins: RegistryLogin[];
   /** Absent for credentials that do not expire (static). */
   expiresAt?: Date;
 }
@@ -46,5 +48,5 @@ export interface MintContext {
 
 export interface Provider {
   readonly name: ProviderName;
-  mint(spec: RegistryCredentialSpec, sources: SourceReader, signal: AbortSignal, context?: MintContext): Promise<MintedCredential>;
+  mint(spec: RegistryCredentialSpec, sources: SourceReader, signal: AbortSignal, context?: MintContext): Promise<ProviderCredential>;
 }

@@ -10,26 +10,38 @@ import type {
 import { getCondition, setCondition, statusEqual } from './conditions.js';
 import { toKubeTime } from './time.js';
 
-/** What one reconcile found and did, gathered for the status. */
-export interface ReconcileFacts {
-  now: Date;
-  provider?: ProviderName;
-  /** The spec failed validation: nothing else was attempted. */
-  invalid?: { reason: string; message: string };
-  /** A credential to publish: this reconcile's mint. */
-  credential?: { registries: string[]; expiresAt?: Date; changed: boolean };
+/** What the credential decision says about TokenAvailable (src/reconcile/decide-credential.ts). */
+export interface TokenFacts {
   /** Why there is no credential to publish, when there is none. */
   credentialError?: { reason: string; message: string };
   /** A refresh failed but the published credential is still valid and stays in use. */
   refreshError?: { reason: string; message: string };
   /** Waiting to retry a failing refresh: TokenAvailable stays exactly as the last attempt left it. */
   keptTokenCondition?: { status: ConditionStatus; reason: string; message: string };
+  /** The first provider call is under way and nothing is published yet. */
+  minting?: { provider: ProviderName; since: Date };
+}
+
+/** What one reconcile found and did, gathered for the status. */
+export interface ReconcileFacts extends TokenFacts {
+  now: Date;
+  provider?: ProviderName;
+  /**
+   * The spec failed validation: nothing was attempted, Ready says why, and the rest of the status keeps
+   * describing what is still published (the other conditions as they were, `synced` counted from the
+   * Secrets that are there).
+   */
+  invalid?: { reason: string; message: string };
+  /** The credential the Secrets hold after this reconcile; `obtainedAt` is when it was minted or read. */
+  credential?: { registries: string[]; expiresAt?: Date; obtainedAt: Date };
   /** The refresh schedule after this reconcile (absent: unchanged). */
   refresh?: { nextRefreshTime?: Date; failedAttempts: number };
   secretName: string;
   targets: number;
   synced: number;
   failed: FailedNamespace[];
+  /** Names in spec.namespaces.names that do not exist. */
+  missingNamespaces?: string[];
   /** Selected ServiceAccounts in synced namespaces that carry the entry. */
   patchedServiceAccounts: number;
   serviceAccountFailures: number;
@@ -48,11 +60,13 @@ function plural(n: number, word: string): string {
 }
 
 function tokenCondition(f: ReconcileFacts): ConditionValue {
-  if (f.invalid) return { status: 'False', reason: f.invalid.reason, message: f.invalid.message };
   if (f.credentialError) return { status: 'False', ...f.credentialError };
   if (f.keptTokenCondition) {
     const { status, reason, message } = f.keptTokenCondition;
     return { status, reason, message };
+  }
+  if (f.minting && !f.credential) {
+    return { status: 'Unknown', reason: 'Minting', message: `waiting for the ${f.minting.provider} provider (call started at ${toKubeTime(f.minting.since)})` };
   }
   if (f.refreshError && f.credential) {
     const until = f.credential.expiresAt ? ` until ${toKubeTime(f.credential.expiresAt)}` : '';
@@ -70,25 +84,34 @@ function tokenCondition(f: ReconcileFacts): ConditionValue {
   };
 }
 
-function secretsCondition(f: ReconcileFacts): ConditionValue {
-  if (f.invalid || f.credentialError) {
-    return { status: 'False', reason: 'NoCredential', message: 'no credential to publish; see TokenAvailable' };
+function missingNote(f: ReconcileFacts): string {
+  const missing = f.missingNamespaces ?? [];
+  if (missing.length === 0) return '';
+  const shown = missing.slice(0, 10).join(', ');
+  const more = missing.length > 10 ? ` and ${missing.length - 10} more` : '';
+  return `; spec.namespaces.names lists ${missing.length === 1 ? 'a namespace that does' : 'namespaces that do'} not exist: ${shown}${more}`;
+}
+
+function secretsCondition(f: ReconcileFacts, token: ConditionValue): ConditionValue {
+  if (f.credentialError || (token.status !== 'True' && !f.credential)) {
+    return { status: token.status, reason: 'NoCredential', message: 'no credential to publish; see TokenAvailable' };
   }
-  if (f.targets === 0) return { status: 'True', reason: 'NoTargets', message: 'no namespace matches spec.namespaces' };
+  if (f.targets === 0) return { status: 'True', reason: 'NoTargets', message: `no namespace matches spec.namespaces${missingNote(f)}` };
   if (f.synced === f.targets) {
-    return { status: 'True', reason: 'Synced', message: `Secret ${f.secretName} is current in ${plural(f.targets, 'namespace')}` };
+    return { status: 'True', reason: 'Synced', message: `Secret ${f.secretName} is current in ${plural(f.targets, 'namespace')}${missingNote(f)}` };
   }
-  const conflicts = f.failed.filter((x) => x.reason === 'SecretConflict').length;
+  const reasons = new Set(f.failed.map((x) => x.reason));
+  const reason = reasons.has('SecretConflict') ? 'SecretConflict' : reasons.has('WriteRejected') ? 'WriteRejected' : 'SyncFailed';
   return {
     status: 'False',
-    reason: conflicts > 0 ? 'SecretConflict' : 'SyncFailed',
-    message: `Secret ${f.secretName} is current in ${f.synced} of ${plural(f.targets, 'namespace')}; see status.failedNamespaces`,
+    reason,
+    message: `Secret ${f.secretName} is current in ${f.synced} of ${plural(f.targets, 'namespace')}; see status.failedNamespaces${missingNote(f)}`,
   };
 }
 
-function serviceAccountsCondition(f: ReconcileFacts): ConditionValue {
-  if (f.invalid || f.credentialError) {
-    return { status: 'False', reason: 'NoCredential', message: 'no credential to publish; see TokenAvailable' };
+function serviceAccountsCondition(f: ReconcileFacts, token: ConditionValue): ConditionValue {
+  if (f.credentialError || (token.status !== 'True' && !f.credential)) {
+    return { status: token.status, reason: 'NoCredential', message: 'no credential to publish; see TokenAvailable' };
   }
   if (f.serviceAccountFailures > 0) {
     return { status: 'False', reason: 'PatchFailed', message: `${plural(f.serviceAccountFailures, 'ServiceAccount')} could not be updated; retrying` };
@@ -105,18 +128,34 @@ function readyCondition(token: ConditionValue, secrets: ConditionValue, accounts
   for (const c of [token, secrets, accounts]) {
     if (c.status !== 'True') return c;
   }
-  return { status: 'True', reason: 'Synced', message: secrets.message };
+  return { status: 'True', reason: secrets.reason === 'NoTargets' ? 'NoTargets' : 'Synced', message: secrets.message };
+}
+
+function invalidReadyCondition(f: ReconcileFacts & { invalid: { reason: string; message: string } }): ConditionValue {
+  const still = f.synced > 0 ? `; the Secrets published before stay in place in ${plural(f.synced, 'namespace')} until the spec is fixed` : '';
+  return { status: 'False', reason: f.invalid.reason, message: `${f.invalid.message}${still}` };
 }
 
 /** The whole status a reconcile wants; conditions keep their lastTransitionTime when unchanged. */
 export function computeStatus(credential: RegistryCredential, f: ReconcileFacts): RegistryCredentialStatus {
   const previous = credential.status ?? {};
   const generation = credential.metadata.generation;
-  const token = tokenCondition(f);
-  const secrets = secretsCondition(f);
-  const accounts = serviceAccountsCondition(f);
-  const ready = readyCondition(token, secrets, accounts);
   let conditions: Condition[] | undefined = previous.conditions;
+  if (f.invalid) {
+    // Only Ready speaks for the invalid spec; the other conditions keep describing what is published.
+    conditions = setCondition(conditions, { type: 'Ready', ...invalidReadyCondition({ ...f, invalid: f.invalid }), observedGeneration: generation }, f.now);
+    return {
+      ...previous,
+      observedGeneration: generation,
+      targetNamespaces: f.targets,
+      syncedNamespaces: f.synced,
+      conditions,
+    };
+  }
+  const token = tokenCondition(f);
+  const secrets = secretsCondition(f, token);
+  const accounts = serviceAccountsCondition(f, token);
+  const ready = readyCondition(token, secrets, accounts);
   for (const [type, value] of [
     ['Ready', ready],
     ['TokenAvailable', token],
@@ -130,8 +169,7 @@ export function computeStatus(credential: RegistryCredential, f: ReconcileFacts)
     observedGeneration: generation,
     provider: f.provider,
     registries: f.credential?.registries ?? previous.registries,
-    lastRefreshTime:
-      f.credential && (f.credential.changed || !previous.lastRefreshTime) ? toKubeTime(f.now) : previous.lastRefreshTime,
+    lastRefreshTime: f.credential ? toKubeTime(f.credential.obtainedAt) : previous.lastRefreshTime,
     expiresAt: f.credential ? (f.credential.expiresAt ? toKubeTime(f.credential.expiresAt) : undefined) : previous.expiresAt,
     nextRefreshTime: f.refresh ? (f.refresh.nextRefreshTime ? toKubeTime(f.refresh.nextRefreshTime) : undefined) : previous.nextRefreshTime,
     targetNamespaces: f.targets,
@@ -191,8 +229,10 @@ export function statusTransitions(previous: RegistryCredentialStatus | undefined
   const after = getCondition(next.conditions, 'Ready');
   if (after && (before?.status !== after.status || before.reason !== after.reason)) {
     if (after.status === 'True') {
-      out.push({ type: 'Normal', reason: before ? 'Recovered' : 'Synced', message: after.message });
-    } else if (after.reason !== 'SecretConflict') {
+      // Synced after a provider call that was only under way is the first sync, not a recovery.
+      const recovered = before !== undefined && before.status === 'False';
+      if (before?.status !== 'True') out.push({ type: 'Normal', reason: recovered ? 'Recovered' : 'Synced', message: after.message });
+    } else if (after.status === 'False' && after.reason !== 'SecretConflict') {
       out.push({ type: 'Warning', reason: after.reason, message: after.message });
     }
   }

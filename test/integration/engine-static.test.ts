@@ -172,7 +172,11 @@ describe('ownership', () => {
     });
     const status = await waitForCondition(name, 'SecretsSynced', 'False', 'SecretConflict');
     expect(status.status?.failedNamespaces).toEqual([
-      { namespace: ns, reason: 'SecretConflict', message: `secret ${secretName} exists and is not managed by regcred-operator` },
+      {
+        namespace: ns,
+        reason: 'SecretConflict',
+        message: `Secret ${secretName} already exists in ${ns} and is not managed by regcred-operator, so it is left alone: delete it, choose another spec.secretName, or set spec.adoptExisting: true to take over existing kubernetes.io/dockerconfigjson Secrets`,
+      },
     ]);
     expect(status.status).toMatchObject({ targetNamespaces: 2, syncedNamespaces: 1 });
     expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'SecretConflict' });

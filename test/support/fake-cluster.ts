@@ -71,6 +71,8 @@ export class FakeCluster {
   readonly managedSecrets = new MemoryCache<V1Secret>();
   readonly serviceAccounts = new MemoryCache<V1ServiceAccount>();
   readonly sourceSecrets = new MemoryCache<V1Secret>();
+  /** Secrets without our managed-by label: on the "API server", never in the label-filtered cache. */
+  readonly unmanagedSecrets = new MemoryCache<V1Secret>();
   readonly writes: WriteRecord[] = [];
   /** While true, status writes reach the "API server" but not the cache: an informer that lags behind. */
   holdStatusEcho = false;
@@ -135,6 +137,16 @@ export class FakeCluster {
     this.managedSecrets.put({ ...secret, metadata: { uid: this.nextUid(), ...secret.metadata, resourceVersion: this.nextVersion() } });
   }
 
+  /** A Secret someone else created (no managed-by label): the operator's cache never shows it. */
+  putUnmanagedSecret(secret: V1Secret): void {
+    this.unmanagedSecrets.put({ ...secret, metadata: { uid: this.nextUid(), ...secret.metadata, resourceVersion: this.nextVersion() } });
+  }
+
+  /** A Secret as the "API server" has it, managed or not. */
+  secret(namespace: string, name: string): V1Secret | undefined {
+    return this.managedSecrets.get(name, namespace) ?? this.unmanagedSecrets.get(name, namespace);
+  }
+
   /** The status the "API server" holds (which the cache may not show yet, see holdStatusEcho). */
   status(name: string): RegistryCredentialStatus | undefined {
     return (this.heldStatus.get(name) ?? this.credentials.get(name))?.status;
@@ -158,7 +170,7 @@ export class FakeCluster {
     createSecret: (secret) => {
       const { namespace = '', name = '' } = secret.metadata ?? {};
       this.writes.push({ verb: 'create', resource: 'secrets', namespace, name });
-      if (this.managedSecrets.get(name, namespace)) {
+      if (this.secret(namespace, name)) {
         return Promise.reject(new KubeApiError('AlreadyExists', 409, `create Secret ${namespace}/${name}: HTTP 409 already exists`));
       }
       const stored: V1Secret = structuredClone({ ...secret, metadata: { ...secret.metadata, uid: this.nextUid(), resourceVersion: this.nextVersion() } });
@@ -168,11 +180,14 @@ export class FakeCluster {
     replaceSecret: (secret) => {
       const { namespace = '', name = '' } = secret.metadata ?? {};
       this.writes.push({ verb: 'update', resource: 'secrets', namespace, name });
-      const current = this.managedSecrets.get(name, namespace);
+      const current = this.secret(namespace, name);
       if (!current) return Promise.reject(notFound(`update Secret ${namespace}/${name}`));
       if (current.metadata?.resourceVersion !== secret.metadata?.resourceVersion) return Promise.reject(conflict(`update Secret ${namespace}/${name}`));
       const stored: V1Secret = structuredClone({ ...secret, metadata: { ...secret.metadata, resourceVersion: this.nextVersion() } });
-      this.managedSecrets.put(stored);
+      // The label-filtered informer: a Secret is in the managed cache exactly while it carries the label.
+      const managed = stored.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+      (managed ? this.unmanagedSecrets : this.managedSecrets).remove(namespace, name);
+      (managed ? this.managedSecrets : this.unmanagedSecrets).put(stored);
       return Promise.resolve(structuredClone(stored));
     },
     deleteSecret: (namespace, name, uid) => {
@@ -182,6 +197,11 @@ export class FakeCluster {
       if (uid && current.metadata?.uid !== uid) return Promise.reject(conflict(`delete Secret ${namespace}/${name}`));
       this.managedSecrets.remove(namespace, name);
       return Promise.resolve();
+    },
+    getSecret: (namespace, name) => {
+      this.writes.push({ verb: 'get', resource: 'secrets', namespace, name });
+      const current = this.secret(namespace, name);
+      return current ? Promise.resolve(structuredClone(current)) : Promise.reject(notFound(`get Secret ${namespace}/${name}`));
     },
     getServiceAccount: (namespace, name) => {
       this.writes.push({ verb: 'get', resource: 'serviceaccounts', namespace, name });

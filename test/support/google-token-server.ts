@@ -8,7 +8,11 @@
  * - GET /computeMetadata/v1/...: the metadata server (GKE Workload Identity / GCE), for GCE_METADATA_HOST.
  *
  * Every token it issues is fresh and recorded, with its expiry, so tests can compare what the operator
- * published with what was issued. Rejections are recorded too.
+ * published with what was issued. Rejections are recorded too, and every request with the time it arrived.
+ *
+ * Tests can shorten the lifetime of issued tokens (`lifetimeSeconds`) and make the endpoint fail: the next
+ * few token requests (`failNext`), or every request from now on until `recover()` (`failAll`, or the
+ * `failing` option), as a Google outage does. By default it fails nothing.
  */
 import { createPublicKey, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -59,6 +63,17 @@ export interface GoogleTokenServerOptions {
   /** The account the metadata server hands tokens for; none: the token path answers 404. */
   metadataAccount?: string;
   projectId?: string;
+  /** Start failing every request with this HTTP status (and OAuth error), as `failAll` does; default: none. */
+  failing?: { status: number; error?: string };
+}
+
+export interface TimedRequest {
+  /** When the request arrived. */
+  at: Date;
+  /** "POST /token", "GET /computeMetadata/v1/instance", ... */
+  request: string;
+  /** A token request (any grant), as `tokenRequests()` counts them. */
+  token: boolean;
 }
 
 export interface GoogleTokenServer {
@@ -72,11 +87,17 @@ export interface GoogleTokenServer {
   rejected: Rejection[];
   /** Every request, in order: "POST /token", "GET /computeMetadata/v1/instance", ... */
   requests: string[];
+  /** The same requests, each with the time it arrived. */
+  timedRequests: TimedRequest[];
   addServiceAccount(email: string, publicKey: string | KeyObject): void;
   removeServiceAccount(email: string): void;
   addWorkloadIdentityPool(pool: WorkloadIdentityPool): void;
   /** The next `count` token requests (any grant) answer this status and OAuth error instead. */
   failNext(status: number, error: string, count?: number): void;
+  /** Every request from now on (token, STS and metadata alike) answers this status, until `recover()`. */
+  failAll(status?: number, error?: string): void;
+  /** Stops `failAll`: requests are answered normally again. */
+  recover(): void;
   /** Token requests (not metadata pings) received. */
   tokenRequests(): number;
   close(): Promise<void>;
@@ -99,10 +120,12 @@ export async function startGoogleTokenServer(options: GoogleTokenServerOptions =
   const issued: IssuedToken[] = [];
   const rejected: Rejection[] = [];
   const requests: string[] = [];
+  const timedRequests: TimedRequest[] = [];
   let failures: { status: number; error: string; count: number } | undefined;
   const state = {
     lifetimeSeconds: options.lifetimeSeconds ?? 300,
     metadataAccount: options.metadataAccount,
+    failing: options.failing ? { status: options.failing.status, error: options.failing.error ?? 'internal_failure' } : undefined,
   };
 
   const issue = (grant: Grant, principal: string, scope: string): { access_token: string; expires_in: number; token_type: 'Bearer' } => {
@@ -223,7 +246,20 @@ export async function startGoogleTokenServer(options: GoogleTokenServerOptions =
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    requests.push(`${req.method} ${url.pathname}`);
+    const request = `${req.method} ${url.pathname}`;
+    requests.push(request);
+    timedRequests.push({ at: new Date(), request, token: isTokenRequest(request) });
+    if (state.failing) {
+      // An outage: whatever was asked, after reading it, the same error.
+      const { status, error } = state.failing;
+      req.resume();
+      req.on('end', () => {
+        rejected.push({ path: url.pathname, status, error, description: 'injected outage' });
+        res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+        res.end(JSON.stringify({ error, error_description: 'injected outage' }));
+      });
+      return;
+    }
     if (url.pathname.startsWith('/computeMetadata/')) return metadata(req, url, res);
     const chunks: Buffer[] = [];
     let size = 0;
@@ -273,6 +309,7 @@ export async function startGoogleTokenServer(options: GoogleTokenServerOptions =
     issued,
     rejected,
     requests,
+    timedRequests,
     addServiceAccount(email, publicKey) {
       accounts.set(email, typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey);
     },
@@ -285,14 +322,24 @@ export async function startGoogleTokenServer(options: GoogleTokenServerOptions =
     failNext(status, error, count = 1) {
       failures = count > 0 ? { status, error, count } : undefined;
     },
+    failAll(status = 500, error = 'internal_failure') {
+      state.failing = { status, error };
+    },
+    recover() {
+      state.failing = undefined;
+    },
     tokenRequests() {
-      return requests.filter((r) => r === 'POST /token' || r === 'POST /v1/token' || /\/service-accounts\/[^/]+\/token$/.test(r)).length;
+      return requests.filter(isTokenRequest).length;
     },
     close() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function isTokenRequest(request: string): boolean {
+  return request === 'POST /token' || request === 'POST /v1/token' || /\/service-accounts\/[^/]+\/token$/.test(request);
 }
 
 function decodeSegment(segment: string): Record<string, unknown> {

@@ -23,8 +23,24 @@ describe('buildConfig: defaults', () => {
       healthPort: 8081,
       metricsPort: 8080,
       resyncIntervalMs: 600_000,
+      providerTimeoutMs: 30_000,
+      providerConcurrency: 4,
       prettyLogs: false,
     });
+  });
+
+  it.each([
+    { flags: { providerTimeoutSeconds: '5' }, field: 'providerTimeoutMs', want: 5_000 },
+    { flags: { providerConcurrency: '1' }, field: 'providerConcurrency', want: 1 },
+  ] as const)('provider flags: $field', ({ flags, field, want }) => {
+    expect(buildConfig(flags, {}, false)[field]).toBe(want);
+  });
+
+  it.each([
+    { flags: { providerTimeoutSeconds: '0' }, want: '--provider-timeout-seconds "0" must be a whole number from 1 to 600' },
+    { flags: { providerConcurrency: '65' }, want: '--provider-concurrency "65" must be a whole number from 1 to 64' },
+  ])('provider flags out of range: $want', ({ flags, want }) => {
+    expect(() => buildConfig(flags, {}, false)).toThrow(want);
   });
 
   it('passes kubeconfig and context through', () => {

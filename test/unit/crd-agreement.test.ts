@@ -32,6 +32,8 @@ import type {
   ServiceAccountSelection,
   StaticSource,
 } from '../../src/api/types.js';
+import { validateSpec } from '../../src/api/validate.js';
+import { labelKeyProblem, labelValueProblem } from '../../src/desired/namespaces.js';
 
 interface Schema {
   type?: string;
@@ -46,9 +48,10 @@ interface Schema {
   minItems?: number;
   maxItems?: number;
   maxLength?: number;
+  maxProperties?: number;
   'x-kubernetes-list-type'?: string;
   'x-kubernetes-list-map-keys'?: string[];
-  'x-kubernetes-validations'?: { rule: string; message?: string }[];
+  'x-kubernetes-validations'?: { rule: string; message?: string; messageExpression?: string; optionalOldSelf?: boolean }[];
 }
 
 interface Crd {
@@ -110,6 +113,7 @@ const objects: [path: string, fields: Record<string, 'required' | 'optional'>][]
       serviceAccounts: 'optional',
       refresh: 'optional',
       deletionPolicy: 'optional',
+      adoptExisting: 'optional',
     } satisfies Fields<RegistryCredentialSpec>,
   ],
   [
@@ -244,6 +248,8 @@ describe(`the CRD file crds/${CRD_NAME}.yaml`, () => {
   it('validates what a schema can', () => {
     expect(schemaAt('spec.gcr.registries').minItems).toBe(1);
     expect(schemaAt('spec.deletionPolicy').default).toBe('Delete');
+    expect(schemaAt('spec.adoptExisting')).toMatchObject({ type: 'boolean', default: false });
+    expect(schemaAt('spec.namespaces.selector.matchLabels').maxProperties).toBe(64);
     expect(schemaAt('spec.secretName').maxLength).toBe(253);
     expect(schemaAt('status.failedNamespaces').maxItems).toBe(MAX_FAILED_NAMESPACES_IN_STATUS);
     expect(schemaAt('status.conditions')).toMatchObject({
@@ -252,19 +258,118 @@ describe(`the CRD file crds/${CRD_NAME}.yaml`, () => {
     });
   });
 
-  const pattern = (path: string): RegExp => new RegExp(schemaAt(path).pattern ?? '(?!)');
+  // On create only: an object admitted before the rule must still take status writes and lose its finalizer.
+  it('limits metadata.name to 63 characters, the length of a label value, with a rule at the root checked on create', () => {
+    expect(root['x-kubernetes-validations']).toEqual([
+      {
+        rule: 'oldSelf.hasValue() || size(self.metadata.name) <= 63',
+        optionalOldSelf: true,
+        message:
+          'metadata.name must be at most 63 characters: it becomes the value of the label regcred.io/credential on every published Secret, and a label value holds at most 63 characters',
+      },
+    ]);
+  });
+
+  it('checks spec strings with CEL rules that say what is wrong, not with patterns whose message is a regex', () => {
+    const patterns: string[] = [];
+    const unexplained: string[] = [];
+    walk(schemaAt('spec'), (key, value, path) => {
+      if (key === 'pattern') patterns.push(path);
+      if (key === 'x-kubernetes-validations') {
+        for (const rule of value as { rule: string; message?: string }[]) if (!rule.message?.trim()) unexplained.push(`${path}: ${rule.rule}`);
+      }
+    });
+    expect(patterns).toEqual([]);
+    expect(unexplained).toEqual([]);
+  });
+
+  /** The regular expression in the `matches('...')` call of the rule at `path` whose message starts with `message` (the last one, if several). */
+  const ruleRegex = (path: string, message: string): RegExp => {
+    const node = path.endsWith('{}') ? (schemaAt(path.slice(0, -2)).additionalProperties as Schema) : schemaAt(path);
+    const rule = (node['x-kubernetes-validations'] ?? []).find((r) => r.message?.startsWith(message));
+    if (!rule) throw new Error(`no rule at ${path} with a message starting ${JSON.stringify(message)}`);
+    const literals = [...rule.rule.matchAll(/\.matches\('([^']*)'\)/g)].map((m) => m[1]!);
+    if (literals.length === 0) throw new Error(`the rule at ${path} calls no matches(): ${rule.rule}`);
+    return new RegExp(literals.at(-1)!);
+  };
 
   it.each([
-    ['spec.secretName', ['regcred-ecr-prod', 'a', 'pull.secret-1'], ['Bad_Name', '-a', 'a-', 'a..b', '']],
-    ['spec.namespaces.names[]', ['team-a', 'default', '0'], ['team.a', 'Team', 'a_b', '-a']],
-    ['spec.namespaces.exclude[]', ['sandbox'], ['sand.box', 'Sandbox']],
-    ['spec.serviceAccounts.names[]', ['default', '*', 'builder.ci'], ['**', 'a*', 'Default']],
-    ['spec.ecr.region', ['us-east-1', 'eu-central-2', 'us-gov-west-1', 'ap-southeast-3'], ['us-east', 'US-EAST-1', 'useast1']],
-    ['spec.ecr.registryIds[]', ['123456789012'], ['12345', '12345678901a']],
-    ['spec.gcr.registries[]', ['gcr.io', '*.gcr.io', 'us-docker.pkg.dev/my-project', 'localhost:5000'], ['https://gcr.io', 'GCR.io', 'gcr.io project']],
-  ] as const)('the pattern of %s accepts valid values and rejects others', (path, good, bad) => {
-    for (const value of good) expect(value).toMatch(pattern(path));
-    for (const value of bad) expect(value).not.toMatch(pattern(path));
+    ['spec.secretName', 'must be a Secret name', ['regcred-ecr-prod', 'a', 'pull.secret-1'], ['Bad_Name', '-a', 'a-', 'a..b', '']],
+    ['spec.static.credentialsSecretRef.name', 'must be a Secret name', ['ghcr-token'], ['GHCR']],
+    ['spec.namespaces.names[]', 'must be a namespace name', ['team-a', 'default', '0'], ['team.a', 'Team', 'a_b', '-a']],
+    ['spec.namespaces.exclude[]', 'must be a namespace name', ['sandbox'], ['sand.box', 'Sandbox']],
+    ['spec.serviceAccounts.names[]', 'must be a ServiceAccount name', ['default', 'builder.ci'], ['**', 'a*', 'Default']],
+    ['spec.ecr.region', 'must be an AWS region', ['us-east-1', 'eu-central-2', 'us-gov-west-1', 'ap-southeast-3'], ['us-east', 'US-EAST-1', 'useast1']],
+    ['spec.ecr.registryIds[]', 'must be a 12-digit', ['123456789012'], ['12345', '12345678901a']],
+    [
+      'spec.ecr.roleArn',
+      'must be an IAM role ARN',
+      ['arn:aws:iam::123456789012:role/ecr-puller', 'arn:aws-cn:iam::123456789012:role/path/x+y=z,a.b@c-d_e'],
+      ['arn:aws:iam::123456789012:user/bob', 'arn:aws:iam::1234:role/x', 'ecr-puller', 'arn:aws:iam::123456789012:role/', 'arn:aws:sts::123456789012:role/x'],
+    ],
+    [
+      'spec.gcr.registries[]',
+      'must be host[:port][/path]:',
+      ['gcr.io', '*.gcr.io', 'us-docker.pkg.dev/my-project', 'localhost:5000', 'reg.io/team/'],
+      ['GCR.io', 'gcr.io project', 'reg.io:', '-reg.io', 'reg..io', 'reg.io/Team'],
+    ],
+    ['spec.static.registry', 'must be host[:port][/path]:', ['ghcr.io', 'registry.example.com:5000/team/', '127.0.0.1:5000'], ['GHCR.io', 'gcr .io']],
+    ['spec.gcr.credentialsSecretRef.key', 'must be a Secret data key', ['key.json', 'KEY_2-x'], ['a/b', 'key json', '']],
+    ['spec.namespaces.selector.matchLabels{}', 'must be a valid label value', ['', 'prod', 'Front.End_2'], ['bad value!', '-a', 'a.', 'a/b']],
+    ['spec.namespaces.selector.matchExpressions[].values[]', 'must be a valid label value', ['', 'prod'], ['a b', '_a']],
+    ['spec.namespaces.selector.matchExpressions[].key', 'must be a valid label key', ['tier', 'example.com/tier', 'a'], ['bad key!', '/tier', 'a/b/c', 'Example.com/tier', 'tier-']],
+  ] as const)('the CEL rule of %s (%s) accepts valid values and rejects others', (path, message, good, bad) => {
+    const regex = ruleRegex(path, message);
+    for (const value of good) expect(value).toMatch(regex);
+    for (const value of bad) expect(value).not.toMatch(regex);
+  });
+
+  it('lets "*" through as a ServiceAccount name, and registries with a scheme only for Docker Hub on static', () => {
+    const rules = (path: string): string[] => (schemaAt(path)['x-kubernetes-validations'] ?? []).map((r) => r.rule);
+    expect(rules('spec.serviceAccounts.names[]')[0]).toMatch(/^self == '\*' \|\| self\.matches\(/);
+    for (const rule of rules('spec.static.registry').slice(0, 2)) expect(rule).toMatch(/^self == 'https:\/\/index\.docker\.io\/v1\/' \|\| /);
+    for (const rule of rules('spec.gcr.registries[]')) expect(rule).not.toContain('index.docker.io');
+  });
+
+  // The schema and the operator's own checks (src/api/validate.ts, src/desired/namespaces.ts) accept the same values.
+  const keyRule = (schemaAt('spec.namespaces.selector.matchLabels')['x-kubernetes-validations'] ?? [])[0]?.rule ?? '';
+  const keyPattern = /k\.matches\('([^']*)'\)/.exec(keyRule)?.[1] ?? '(?!)';
+  const keyRegex = new RegExp(keyPattern);
+  const name63 = 'n'.repeat(63);
+  const labelKeys = [
+    'tier', 'example.com/tier', 'Tier_2.x', name63, `${name63}n`, `${'p'.repeat(253)}/${name63}`, `${'p'.repeat(254)}/tier`,
+    'bad key!', '/tier', 'example.com/', 'a/b/c', 'Example.com/tier', '-tier', 'tier.', 'a..b/c', '',
+  ];
+
+  it('checks matchLabels keys like labelKeyProblem: the regex, a name of at most 63 and a prefix of at most 253 characters', () => {
+    expect(keyRule).toContain("k.indexOf('/') <= 253");
+    for (const key of labelKeys) {
+      const schemaAccepts = keyRegex.test(key) && key.indexOf('/') <= 253;
+      expect({ key, schemaAccepts }).toEqual({ key, schemaAccepts: labelKeyProblem(key) === undefined });
+    }
+  });
+
+  it('checks matchExpressions keys with the same rule as matchLabels keys', () => {
+    const [rule] = schemaAt('spec.namespaces.selector.matchExpressions[].key')['x-kubernetes-validations'] ?? [];
+    expect(rule?.rule).toBe(`self.matches('${keyPattern}') && self.indexOf('/') <= 253`);
+  });
+
+  it('checks label values like labelValueProblem', () => {
+    const regex = ruleRegex('spec.namespaces.selector.matchLabels{}', 'must be a valid label value');
+    expect(schemaAt('spec.namespaces.selector.matchExpressions[].values[]').maxLength).toBe(63);
+    expect((schemaAt('spec.namespaces.selector.matchLabels').additionalProperties as Schema).maxLength).toBe(63);
+    for (const value of ['', 'prod', 'v'.repeat(63), 'bad value!', '-prod', 'prod.', 'a/b']) {
+      expect({ value, schemaAccepts: regex.test(value) }).toEqual({ value, schemaAccepts: labelValueProblem(value) === undefined });
+    }
+  });
+
+  it('checks namespace names like validateSpec', () => {
+    const regex = ruleRegex('spec.namespaces.names[]', 'must be a namespace name');
+    expect(schemaAt('spec.namespaces.names[]').maxLength).toBe(63);
+    for (const name of ['team-a', '0', name63, `${name63}n`, 'team.a', 'Team', '-a', 'a-']) {
+      const schemaAccepts = regex.test(name) && name.length <= 63;
+      expect({ name, schemaAccepts }).toEqual({ name, schemaAccepts: validateSpec({ ecr: { region: 'us-east-1' }, namespaces: { names: [name] } }).ok });
+    }
   });
 
   it('prints columns that read status fields the schema defines, with the expiry as a string', () => {

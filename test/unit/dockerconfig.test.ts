@@ -1,47 +1,85 @@
 import { describe, expect, it } from '@jest/globals';
-import { buildDockerConfigJson, encodeBasicAuth, parseDockerConfigJson } from '../../src/desired/dockerconfig.js';
+import { buildDockerConfigJson, checkLogins, encodeBasicAuth, parseDockerConfigJson, registriesOf } from '../../src/desired/dockerconfig.js';
+import type { RegistryLogin } from '../../src/providers/types.js';
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 const SECRET_VALUES = ['s3cr3t-pass', 'hunter2', 'alice'];
 
+const login = (registry: string, username = 'u', password = 'p'): RegistryLogin => ({ registry, username, password });
+
 describe('buildDockerConfigJson', () => {
   it('writes one entry per registry with username, password and base64 auth', () => {
-    const text = buildDockerConfigJson(['ghcr.io'], 'alice', 's3cr3t-pass');
+    const text = buildDockerConfigJson([login('ghcr.io', 'alice', 's3cr3t-pass')]);
     expect(text).toBe(
       `{"auths":{"ghcr.io":{"username":"alice","password":"s3cr3t-pass","auth":"${b64('alice:s3cr3t-pass')}"}}}`,
     );
   });
 
-  it('is byte-identical whatever the input order, with sorted and de-duplicated keys', () => {
-    const a = buildDockerConfigJson(['b.io', 'a.io', 'https://index.docker.io/v1/', 'a.io'], 'u', 'p');
-    const b = buildDockerConfigJson(['https://index.docker.io/v1/', 'a.io', 'b.io'], 'u', 'p');
+  it('writes the exact bytes the one-login-for-all builder wrote, for the same registries and login', () => {
+    // The document of 123456789012 / 444455556666 as published before providers returned logins.
+    const auth = b64('AWS:pa:ss=word');
+    const expected =
+      `{"auths":{"111122223333.dkr.ecr.eu-west-1.amazonaws.com":{"username":"AWS","password":"pa:ss=word","auth":"${auth}"},` +
+      `"444455556666.dkr.ecr.eu-west-1.amazonaws.com":{"username":"AWS","password":"pa:ss=word","auth":"${auth}"}}}`;
+    const logins = ['444455556666.dkr.ecr.eu-west-1.amazonaws.com', '111122223333.dkr.ecr.eu-west-1.amazonaws.com'].map((r) => login(r, 'AWS', 'pa:ss=word'));
+    expect(buildDockerConfigJson(logins)).toBe(expected);
+  });
+
+  it('is byte-identical whatever the input order, with sorted keys', () => {
+    const a = buildDockerConfigJson([login('b.io'), login('a.io'), login('https://index.docker.io/v1/')]);
+    const b = buildDockerConfigJson([login('https://index.docker.io/v1/'), login('a.io'), login('b.io')]);
     expect(a).toBe(b);
     expect(Object.keys((JSON.parse(a) as { auths: object }).auths)).toEqual(['a.io', 'b.io', 'https://index.docker.io/v1/']);
   });
 
+  it('writes each registry its own login', () => {
+    const text = buildDockerConfigJson([login('z.io', 'zed', 'pz'), login('a.io', 'ay', 'pa')]);
+    expect(JSON.parse(text)).toEqual({
+      auths: {
+        'a.io': { username: 'ay', password: 'pa', auth: b64('ay:pa') },
+        'z.io': { username: 'zed', password: 'pz', auth: b64('zed:pz') },
+      },
+    });
+  });
+
   it('round-trips through parseDockerConfigJson', () => {
-    const text = buildDockerConfigJson(['123456789012.dkr.ecr.us-east-1.amazonaws.com'], 'AWS', 'pa:ss=word');
-    expect(parseDockerConfigJson(text)).toEqual({
+    const logins = [login('123456789012.dkr.ecr.us-east-1.amazonaws.com', 'AWS', 'pa:ss=word')];
+    expect(parseDockerConfigJson(buildDockerConfigJson(logins))).toEqual({
       ok: true,
       value: {
         registries: ['123456789012.dkr.ecr.us-east-1.amazonaws.com'],
         auths: { '123456789012.dkr.ecr.us-east-1.amazonaws.com': { username: 'AWS', password: 'pa:ss=word' } },
+        logins,
       },
     });
   });
 
   it.each([
-    { name: 'no registry', registries: [], username: 'u', password: 'p', error: /without any registry/ },
-    { name: 'an empty registry', registries: [''], username: 'u', password: 'p', error: /empty registry/ },
-    { name: 'an empty username', registries: ['r.io'], username: '', password: 'p', error: /empty username or password/ },
-    { name: 'an empty password', registries: ['r.io'], username: 'u', password: '', error: /empty username or password/ },
-    { name: 'a colon in the username', registries: ['r.io'], username: 'a:b', password: 'p', error: /username contains ":"/ },
-  ])('refuses $name', ({ registries, username, password, error }) => {
-    expect(() => buildDockerConfigJson(registries, username, password)).toThrow(error);
+    { name: 'no registry', logins: [], error: 'cannot build a dockerconfigjson without any registry' },
+    { name: 'an empty registry', logins: [login('r.io'), login('')], error: 'cannot build a dockerconfigjson with an empty registry name' },
+    { name: 'a registry twice', logins: [login('r.io'), login('q.io'), login('r.io', 'other', 'pw')], error: 'cannot build a dockerconfigjson: registry "r.io" has more than one login' },
+    { name: 'an empty username', logins: [login('r.io', '', 's3cr3t-pass')], error: 'cannot build a dockerconfigjson with an empty username or password (registry "r.io")' },
+    { name: 'an empty password', logins: [login('r.io', 'alice', '')], error: 'cannot build a dockerconfigjson with an empty username or password (registry "r.io")' },
+    { name: 'a colon in the username', logins: [login('q.io'), login('r.io', 'alice:x', 'hunter2')], error: 'cannot build a dockerconfigjson: the username contains ":" (registry "r.io")' },
+  ])('refuses $name, naming no secret value, and checkLogins says the same', ({ logins, error }) => {
+    expect(() => buildDockerConfigJson(logins)).toThrow(new Error(error));
+    expect(checkLogins(logins)).toBe(error);
+    for (const value of SECRET_VALUES) expect(error).not.toContain(value);
+  });
+
+  it('checkLogins accepts what the builder builds', () => {
+    expect(checkLogins([login('a.io'), login('b.io', 'AWS', 'p:w')])).toBeUndefined();
   });
 
   it('encodes basic auth as base64 of user:password', () => {
     expect(encodeBasicAuth('oauth2accesstoken', 'ya29.token')).toBe(b64('oauth2accesstoken:ya29.token'));
+  });
+});
+
+describe('registriesOf', () => {
+  it('lists the registries of a credential, sorted', () => {
+    expect(registriesOf({ logins: [login('z.io'), login('a.io'), login('m.io')] })).toEqual(['a.io', 'm.io', 'z.io']);
+    expect(registriesOf({ logins: [login('gcr.io')], expiresAt: new Date(0) })).toEqual(['gcr.io']);
   });
 });
 
@@ -77,7 +115,22 @@ describe('parseDockerConfigJson', () => {
     },
   ])('accepts $name', ({ text, auths }) => {
     const result = parseDockerConfigJson(text);
-    expect(result).toEqual({ ok: true, value: { registries: Object.keys(auths).sort(), auths } });
+    const registries = Object.keys(auths).sort();
+    const logins = registries.map((registry) => ({ registry, ...auths[registry as keyof typeof auths] }));
+    expect(result).toEqual({ ok: true, value: { registries, auths, logins } });
+  });
+
+  it('gives logins sorted by registry, as the builder takes them', () => {
+    const text = JSON.stringify({ auths: { 'z.io': { auth: b64('a:b'), email: 'x@y' }, 'a.io': { username: 'c', password: 'd' } } });
+    const result = parseDockerConfigJson(text);
+    expect(result.ok && result.value.logins).toEqual([
+      { registry: 'a.io', username: 'c', password: 'd' },
+      { registry: 'z.io', username: 'a', password: 'b' },
+    ]);
+    // Rebuilt, the extra field is gone and auth is written for both.
+    expect(result.ok && buildDockerConfigJson(result.value.logins)).toBe(
+      `{"auths":{"a.io":{"username":"c","password":"d","auth":"${b64('c:d')}"},"z.io":{"username":"a","password":"b","auth":"${b64('a:b')}"}}}`,
+    );
   });
 
   it.each([

@@ -135,10 +135,6 @@ function networkError(code: string): Error {
   return Object.assign(new Error(`connect ${code} 127.0.0.1:4566`), { code, errno: -111, syscall: 'connect', $metadata: { attempts: 3 } });
 }
 
-function dockerAuths(json: string): Record<string, { username: string; password: string; auth: string }> {
-  return (JSON.parse(json) as { auths: Record<string, { username: string; password: string; auth: string }> }).auths;
-}
-
 describe('ECR provider: minting', () => {
   it('calls GetAuthorizationToken once with the Secret keys and publishes the proxyEndpoint registry as AWS:<password>', async () => {
     const h = harness();
@@ -150,11 +146,7 @@ describe('ECR provider: minting', () => {
     expect(h.stsConfigs).toEqual([]);
     expect(h.chainCalls).toEqual([]);
     expect(h.destroyed).toEqual(['ecr']);
-    expect(minted.registries).toEqual(['123456789012.dkr.ecr.us-east-1.amazonaws.com']);
-    expect(minted.expiresAt).toEqual(EXPIRES);
-    expect(dockerAuths(minted.dockerConfigJson)).toEqual({
-      '123456789012.dkr.ecr.us-east-1.amazonaws.com': { username: 'AWS', password: PASSWORD, auth: b64(`AWS:${PASSWORD}`) },
-    });
+    expect(minted).toEqual({ logins: [{ registry: '123456789012.dkr.ecr.us-east-1.amazonaws.com', username: 'AWS', password: PASSWORD }], expiresAt: EXPIRES });
   });
 
   it('passes a session token from the Secret, and trims the newline a --from-file Secret carries', async () => {
@@ -167,7 +159,7 @@ describe('ECR provider: minting', () => {
     expect(h.ecrConfigs[0]!.credentials).toEqual({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, sessionToken: SESSION });
   });
 
-  it('asks for registryIds when given and writes one auths entry per id, in sorted order, deduplicated', async () => {
+  it('asks for registryIds when given and returns one login per id, in sorted order, deduplicated', async () => {
     const h = harness();
     const minted = await createEcrProvider(h.deps).mint(
       ecrSpec({ region: 'eu-west-1', registryIds: ['444455556666', '111122223333', '444455556666'] }),
@@ -175,8 +167,10 @@ describe('ECR provider: minting', () => {
       never,
     );
     expect(h.ecrCalls).toEqual([{ registryIds: ['444455556666', '111122223333'] }]);
-    expect(minted.registries).toEqual(['111122223333.dkr.ecr.eu-west-1.amazonaws.com', '444455556666.dkr.ecr.eu-west-1.amazonaws.com']);
-    expect(Object.keys(dockerAuths(minted.dockerConfigJson))).toEqual(minted.registries);
+    expect(minted.logins).toEqual([
+      { registry: '111122223333.dkr.ecr.eu-west-1.amazonaws.com', username: 'AWS', password: PASSWORD },
+      { registry: '444455556666.dkr.ecr.eu-west-1.amazonaws.com', username: 'AWS', password: PASSWORD },
+    ]);
   });
 
   it('names registries in the partition of the region', () => {
@@ -226,9 +220,13 @@ describe('ECR provider: minting', () => {
       },
       { region: 'us-east-1', registryIds: [], now: 0 },
     );
-    expect(minted.registries).toEqual(['111122223333.dkr.ecr.us-east-1.amazonaws.com', '444455556666.dkr.ecr.us-east-1.amazonaws.com']);
-    expect(minted.expiresAt).toEqual(new Date('2026-11-22T12:00:00Z'));
-    expect(Object.values(dockerAuths(minted.dockerConfigJson)).map((a) => a.password)).toEqual(['first', 'first']);
+    expect(minted).toEqual({
+      logins: [
+        { registry: '111122223333.dkr.ecr.us-east-1.amazonaws.com', username: 'AWS', password: 'first' },
+        { registry: '444455556666.dkr.ecr.us-east-1.amazonaws.com', username: 'AWS', password: 'first' },
+      ],
+      expiresAt: new Date('2026-11-22T12:00:00Z'),
+    });
   });
 
   it('keeps the port of a proxyEndpoint and assumes 12 h when the response has no expiry', () => {
@@ -236,8 +234,7 @@ describe('ECR provider: minting', () => {
       { authorizationData: [{ authorizationToken: b64('AWS:pw'), proxyEndpoint: 'https://ecr.example.test:5443' }] },
       { region: 'us-east-1', registryIds: [], now: Date.parse('2026-11-22T00:00:00Z') },
     );
-    expect(minted.registries).toEqual(['ecr.example.test:5443']);
-    expect(minted.expiresAt).toEqual(new Date('2026-11-22T12:00:00Z'));
+    expect(minted).toEqual({ logins: [{ registry: 'ecr.example.test:5443', username: 'AWS', password: 'pw' }], expiresAt: new Date('2026-11-22T12:00:00Z') });
   });
 
   it.each([
@@ -304,14 +301,33 @@ describe('ECR provider: error classification', () => {
       says: ['signature we calculated', 'AWS_SECRET_ACCESS_KEY'],
     },
     { what: 'ExpiredTokenException', ecr: awsError('ExpiredTokenException', 'The security token included in the request is expired', 400), reason: 'InvalidCredentials', retryable: true, says: ['expired', 'replace the temporary credentials'] },
-    { what: 'ThrottlingException', ecr: awsError('ThrottlingException', 'Rate exceeded', 400), reason: 'Throttled', retryable: true, says: ['throttled'] },
-    { what: 'an HTTP 429', ecr: awsError('SomethingNew', 'slow down', 429), reason: 'Throttled', retryable: true, says: ['throttled'] },
-    { what: 'a refused connection', ecr: networkError('ECONNREFUSED'), reason: 'ProviderUnreachable', retryable: true, says: ['https://api.ecr.us-east-1.amazonaws.com', 'ECONNREFUSED'] },
+    {
+      what: 'ThrottlingException',
+      ecr: awsError('ThrottlingException', 'Rate exceeded', 400),
+      reason: 'Throttled',
+      retryable: true,
+      says: ['ECR GetAuthorizationToken was throttled by ECR at https://api.ecr.us-east-1.amazonaws.com (ThrottlingException); will retry with backoff'],
+    },
+    { what: 'an HTTP 429', ecr: awsError('SomethingNew', 'slow down', 429), reason: 'Throttled', retryable: true, says: ['throttled', '(SomethingNew)'] },
+    {
+      what: 'a refused connection',
+      ecr: networkError('ECONNREFUSED'),
+      reason: 'ProviderUnreachable',
+      retryable: true,
+      says: ['ECR GetAuthorizationToken failed: cannot reach ECR at https://api.ecr.us-east-1.amazonaws.com (ECONNREFUSED); will retry'],
+    },
     { what: 'an unknown host', ecr: networkError('ENOTFOUND'), reason: 'ProviderUnreachable', retryable: true, says: ['ENOTFOUND'] },
     { what: 'a request timeout', ecr: Object.assign(new Error('a request has exceeded the configured 2000 ms requestTimeout.'), { name: 'TimeoutError', code: 'ETIMEDOUT' }), reason: 'ProviderUnreachable', retryable: true, says: ['no answer within 2000 ms'] },
     { what: 'InvalidParameterException', ecr: new InvalidParameterException({ message: 'Invalid registry id', $metadata: { httpStatusCode: 400 } }), reason: 'InvalidParameter', retryable: false, says: ['Invalid registry id', 'registryIds'] },
-    { what: 'ServerException', ecr: new ServerException({ message: 'internal', $metadata: { httpStatusCode: 500 } }), reason: 'ProviderError', retryable: true, says: ['server error', 'HTTP 500'] },
-    { what: 'a response that is not JSON', ecr: Object.assign(new SyntaxError('Unexpected token < in JSON'), { $metadata: { httpStatusCode: 502 } }), reason: 'ProviderError', retryable: true, says: ['HTTP 502'] },
+    {
+      what: 'ServerException',
+      ecr: new ServerException({ message: 'internal', $metadata: { httpStatusCode: 500 } }),
+      reason: 'ProviderError',
+      retryable: true,
+      says: ['ECR GetAuthorizationToken failed: ECR at https://api.ecr.us-east-1.amazonaws.com answered 500, a server error (ServerException); will retry'],
+    },
+    { what: 'a server fault without a status', ecr: awsError('ServiceUnavailableException', 'later', 0, 'server'), reason: 'ProviderError', retryable: true, says: ['returned a server error (ServiceUnavailableException)'] },
+    { what: 'a response that is not JSON', ecr: Object.assign(new SyntaxError('Unexpected token < in JSON'), { $metadata: { httpStatusCode: 502 } }), reason: 'ProviderError', retryable: true, says: ['answered 502, a server error (SyntaxError)'] },
     { what: 'anything else', ecr: new Error('boom'), reason: 'ProviderError', retryable: true, says: ['boom'] },
   ])('ECR: $what → $reason', async ({ ecr, reason, retryable, says }) => {
     const h = harness({ ecr: () => Promise.reject(ecr) });
@@ -381,13 +397,23 @@ describe('ECR provider: error classification', () => {
     });
     const pending = createEcrProvider(h.deps).mint(ecrSpec(), reader(awsSecret(KEYS)), controller.signal);
     setTimeout(() => controller.abort(), 10);
-    await expect(pending).rejects.toMatchObject({ reason: 'ProviderUnreachable', retryable: true });
+    await expect(pending).rejects.toMatchObject({
+      reason: 'ProviderUnreachable',
+      retryable: true,
+      message: 'ECR GetAuthorizationToken failed: cannot reach ECR at https://api.ecr.us-east-1.amazonaws.com (no answer within the time allowed); will retry',
+    });
 
     const stuck = new AbortController();
     const chained = harness({ chain: () => new Promise<AwsCredentials>(() => undefined) });
     const waiting = createEcrProvider(chained.deps).mint({ ecr: { region: 'us-east-1' } }, reader(), stuck.signal);
     setTimeout(() => stuck.abort(), 10);
-    await expect(waiting).rejects.toMatchObject({ reason: 'ProviderUnreachable' });
+    // Without IRSA the chain reads files or a local endpoint, not STS: the message does not send the user to STS.
+    await expect(waiting).rejects.toMatchObject({
+      reason: 'ProviderUnreachable',
+      retryable: true,
+      message:
+        "resolving the operator's own AWS credentials (default chain: shared config files or the instance profile) failed: cannot reach the credential source (no answer within the time allowed); will retry",
+    });
   });
 
   it('never puts a secret value into a message, whatever AWS says', async () => {

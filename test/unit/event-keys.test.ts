@@ -2,7 +2,9 @@ import { describe, expect, it } from '@jest/globals';
 import type { V1Namespace, V1ServiceAccount } from '@kubernetes/client-node';
 import { ADDED_PULL_SECRETS_ANNOTATION } from '../../src/api/constants.js';
 import type { RegistryCredential, RegistryCredentialSpec } from '../../src/api/types.js';
-import { NamespaceEvents, ServiceAccountEvents } from '../../src/controller/event-keys.js';
+import type { V1Secret } from '@kubernetes/client-node';
+import { CREDENTIAL_LABEL } from '../../src/api/constants.js';
+import { keysForCredential, keysForManagedSecret, NamespaceEvents, ServiceAccountEvents } from '../../src/controller/event-keys.js';
 
 /** Which credentials a ServiceAccount event wakes: all that it concerns, except for updates that change nothing they read. */
 
@@ -103,5 +105,34 @@ describe('NamespaceEvents', () => {
     const events = new NamespaceEvents();
     expect(events.keys(ns({ team: 'a' }), credentials, false)).toEqual(['ghcr', 'gcr']);
     expect(events.keys(ns({}), credentials, false)).toEqual(['ghcr', 'gcr']);
+  });
+});
+
+describe('a Secret name that frees up wakes whoever waits for it', () => {
+  const winner = credential('winner', { secretName: 'shared' });
+  const loser = credential('loser', { secretName: 'shared' });
+  const other = credential('other');
+  const credentials = [winner, loser, other];
+  const secret: V1Secret = { metadata: { name: 'shared', namespace: 'team-a', labels: { [CREDENTIAL_LABEL]: 'winner' } } };
+
+  it.each([
+    { name: 'a managed Secret changes: only its owner', deleted: false, want: ['winner'] },
+    { name: 'a managed Secret is deleted: its owner and every credential publishing that name', deleted: true, want: ['winner', 'loser'] },
+  ])('$name', ({ deleted, want }) => {
+    expect(keysForManagedSecret(secret, credentials, deleted)).toEqual(want);
+  });
+
+  it.each([
+    { name: 'a credential changes: only itself', c: winner, deleted: false, want: ['winner'] },
+    { name: 'a credential is gone: also those sharing its Secret name', c: winner, deleted: true, want: ['winner', 'loser'] },
+    {
+      name: 'a credential starts deleting: also those sharing its Secret name',
+      c: { ...winner, metadata: { ...winner.metadata, deletionTimestamp: '2026-11-22T00:00:00Z' } },
+      deleted: false,
+      want: ['winner', 'loser'],
+    },
+    { name: 'a credential with a name of its own is gone: only itself', c: other, deleted: true, want: ['other'] },
+  ])('$name', ({ c, deleted, want }) => {
+    expect(keysForCredential(c, credentials, deleted)).toEqual(want);
   });
 });

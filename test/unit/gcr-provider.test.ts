@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { gcpMetadata } from 'google-auth-library';
 import type { RegistryCredentialSpec } from '../../src/api/types.js';
 import { createGcrProvider, GOOGLE_TOKEN_URL_ENV, type GcrProviderDeps } from '../../src/providers/gcr.js';
-import { ProviderError, type MintedCredential, type SourceReader, type SourceSecret } from '../../src/providers/types.js';
+import { ProviderError, type ProviderCredential, type SourceReader, type SourceSecret } from '../../src/providers/types.js';
 import {
   CLOUD_PLATFORM_SCOPE,
   externalAccountConfig,
@@ -48,7 +48,7 @@ function provider(deps: GcrProviderDeps = {}) {
   return createGcrProvider({ env: { [GOOGLE_TOKEN_URL_ENV]: server.url }, ...deps });
 }
 
-function mint(spec: RegistryCredentialSpec, sources: SourceReader, deps?: GcrProviderDeps): Promise<MintedCredential> {
+function mint(spec: RegistryCredentialSpec, sources: SourceReader, deps?: GcrProviderDeps): Promise<ProviderCredential> {
   return provider(deps).mint(spec, sources, AbortSignal.timeout(20_000));
 }
 
@@ -62,8 +62,9 @@ async function mintError(spec: RegistryCredentialSpec, sources: SourceReader, de
   throw new Error('mint did not throw');
 }
 
-function auths(minted: MintedCredential): Record<string, { username: string; password: string; auth: string }> {
-  return (JSON.parse(minted.dockerConfigJson) as { auths: Record<string, { username: string; password: string; auth: string }> }).auths;
+/** The login per registry, to look one up by host. */
+function auths(minted: ProviderCredential): Record<string, { username: string; password: string }> {
+  return Object.fromEntries(minted.logins.map(({ registry, username, password }) => [registry, { username, password }]));
 }
 
 /** Nothing secret in what a user sees: no key material, no subject token, no access token. */
@@ -103,9 +104,10 @@ describe('service account key', () => {
     expect(token).toMatchObject({ grant: 'jwt-bearer', principal: account.email });
     expect(token.scope.split(' ')).toContain(CLOUD_PLATFORM_SCOPE);
 
-    expect(minted.registries).toEqual(['gcr.io', 'us-docker.pkg.dev']);
-    const entry = { username: 'oauth2accesstoken', password: token.accessToken, auth: b64(`oauth2accesstoken:${token.accessToken}`) };
-    expect(auths(minted)).toEqual({ 'gcr.io': entry, 'us-docker.pkg.dev': entry });
+    expect(minted.logins).toEqual([
+      { registry: 'gcr.io', username: 'oauth2accesstoken', password: token.accessToken },
+      { registry: 'us-docker.pkg.dev', username: 'oauth2accesstoken', password: token.accessToken },
+    ]);
     // 120 s as the server said, not an assumed hour.
     expect(Math.abs(minted.expiresAt!.getTime() - token.expiresAt.getTime())).toBeLessThan(2000);
     expect(minted.expiresAt!.getTime()).toBeGreaterThanOrEqual(started + 119_000);
@@ -157,7 +159,7 @@ describe('service account key', () => {
     const err = await mintError(gcrSpec('gcp-puller'), reader(secret('gcp-puller', { 'key.json': account.keyJson })));
     expect(server.tokenRequests() - before).toBe(1);
     expect(err).toMatchObject({ reason: 'ProviderError', retryable: true });
-    expect(err.message).toMatch(/answered 503/);
+    expect(err.message).toMatch(/^requesting an access token for service account .+ failed: 127\.0\.0\.1:\d+ answered 503, a server error \(backend_error.*\); will retry$/);
     expectNoSecrets(err);
   });
 });
@@ -373,7 +375,10 @@ describe('transport', () => {
         (e: unknown) => e as ProviderError,
       );
     expect(err).toMatchObject({ reason: 'ProviderUnreachable', retryable: true });
-    expect(err!.message).toContain(`cannot reach 127.0.0.1:${port}`);
+    expect(err!.message).toBe(
+      `requesting an access token for service account ${account.email} (key in Secret ${NS}/gcp-puller) failed: cannot reach 127.0.0.1:${port} (ECONNREFUSED); check the operator's network access to Google; will retry`,
+    );
+    expect(err!.cause).toBeUndefined();
     expectNoSecrets(err!);
   });
 
@@ -390,7 +395,8 @@ describe('transport', () => {
           (e: unknown) => e as ProviderError,
         );
       expect(err).toMatchObject({ reason: 'ProviderUnreachable', retryable: true });
-      expect(err!.message).toContain('no answer within 300 ms');
+      // The host is the one the request went to if gaxios gave up first, else the identity's token endpoint.
+      expect(err!.message).toMatch(/failed: cannot reach \S+ \(no answer within 300 ms\); check the operator's network access to Google; will retry$/);
       expect(Date.now() - started).toBeLessThan(5000);
     } finally {
       for (const s of sockets) s.destroy();
@@ -400,6 +406,60 @@ describe('transport', () => {
 
   it('rejects a REGCRED_GOOGLE_TOKEN_URL that is not a URL at construction', () => {
     expect(() => createGcrProvider({ env: { [GOOGLE_TOKEN_URL_ENV]: 'not a url' } })).toThrow(/REGCRED_GOOGLE_TOKEN_URL must be an http\(s\) URL/);
+  });
+
+  /** A gaxios-like failure of the token request, as google-auth-library rejects with. */
+  function gaxiosError(status: number, data: unknown, url = 'https://oauth2.googleapis.com/token'): Error {
+    return Object.assign(new Error(`Request failed with status code ${status}`), { name: 'GaxiosError', status, response: { status, data, config: { url } }, config: { url } });
+  }
+
+  const keySources = () => reader(secret('gcp-puller', { 'key.json': account.keyJson }));
+  const failing = (err: Error): GcrProviderDeps => ({ authFactory: () => ({ getAccessToken: () => Promise.reject(err), credentials: {} }) });
+
+  it('gives Throttled for a 429, naming the host and Google\'s error', async () => {
+    const err = await mintError(gcrSpec('gcp-puller'), keySources(), failing(gaxiosError(429, { error: { status: 'RESOURCE_EXHAUSTED', message: 'Quota exceeded' } })));
+    expect(err).toMatchObject({ reason: 'Throttled', retryable: true });
+    expect(err.message).toBe(
+      `requesting an access token for service account ${account.email} (key in Secret ${NS}/gcp-puller) was throttled by oauth2.googleapis.com (RESOURCE_EXHAUSTED: Quota exceeded); will retry with backoff`,
+    );
+  });
+
+  it('finds a network code and the host down the cause chain', async () => {
+    const wrapped = Object.assign(new Error('request to token endpoint failed'), {
+      config: { url: 'https://sts.googleapis.com/v1/token' },
+      cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+    });
+    const err = await mintError(gcrSpec('gcp-puller'), keySources(), failing(wrapped));
+    expect(err).toMatchObject({ reason: 'ProviderUnreachable', retryable: true });
+    expect(err.message).toContain('cannot reach sts.googleapis.com (ECONNRESET)');
+  });
+
+  it("says 'the time allowed' when the caller's signal ends the mint, not the provider's own timeout", async () => {
+    const controller = new AbortController();
+    const pending = createGcrProvider({ env: {}, timeoutMs: 10_000, authFactory: () => ({ getAccessToken: () => new Promise(() => undefined), credentials: {} }) }).mint(
+      gcrSpec('gcp-puller'),
+      keySources(),
+      controller.signal,
+    );
+    setTimeout(() => controller.abort(), 10);
+    await expect(pending).rejects.toMatchObject({
+      reason: 'ProviderUnreachable',
+      retryable: true,
+      message: `requesting an access token for service account ${account.email} (key in Secret ${NS}/gcp-puller) failed: cannot reach oauth2.googleapis.com (no answer within the time allowed); check the operator's network access to Google; will retry`,
+    });
+  });
+
+  it('keeps a 404 from the token endpoint a retryable ProviderError naming the host', async () => {
+    const err = await mintError(gcrSpec('gcp-puller'), keySources(), failing(gaxiosError(404, 'Not Found')));
+    expect(err).toMatchObject({ reason: 'ProviderError', retryable: true });
+    expect(err.message).toBe(`requesting an access token for service account ${account.email} (key in Secret ${NS}/gcp-puller) failed: oauth2.googleapis.com answered 404; will retry`);
+  });
+
+  it('refuses spec.gcr.registries that cannot be published as InvalidSpec', async () => {
+    const err = await mintError(gcrSpec('gcp-puller', ['gcr.io', '']), keySources(), {
+      authFactory: () => ({ getAccessToken: () => Promise.resolve({ token: 'fake-token' }), credentials: { expiry_date: Date.now() + 60_000 } }),
+    });
+    expect(err).toMatchObject({ reason: 'InvalidSpec', retryable: false, message: 'spec.gcr.registries: cannot build a dockerconfigjson with an empty registry name' });
   });
 
   it('uses an injected auth factory and refuses a token without an expiry', async () => {

@@ -21,7 +21,7 @@ import {
   type OperatorMetrics,
   type WriteLabels,
 } from '../../src/observability/metrics.js';
-import { ProviderError, type MintedCredential, type Provider } from '../../src/providers/types.js';
+import { ProviderError, type ProviderCredential, type Provider } from '../../src/providers/types.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { parseExposition, samplesOf, valueOf, type Sample } from '../support/prometheus.js';
 
@@ -257,8 +257,10 @@ describe('observeReconcile', () => {
     return { seen, observer: { reconciled: (outcome, seconds) => seen.push([outcome, seconds]), added: () => undefined, retried: () => undefined } };
   }
 
-  it.each<{ name: string; reconcile: () => Promise<{ requeueAfterMs?: number }>; want: ReconcileOutcome }>([
+  it.each<{ name: string; reconcile: () => Promise<{ requeueAfterMs?: number; failed?: boolean }>; want: ReconcileOutcome }>([
     { name: 'done', reconcile: () => Promise.resolve({}), want: 'success' },
+    { name: 'reported a failure (retried at its own time)', reconcile: () => Promise.resolve({ requeueAfterMs: 5_000, failed: true }), want: 'error' },
+    { name: 'reported a failure, waiting for a change', reconcile: () => Promise.resolve({ failed: true }), want: 'error' },
     { name: 'again after a delay', reconcile: () => Promise.resolve({ requeueAfterMs: 60_000 }), want: 'requeue' },
     { name: 'again at once', reconcile: () => Promise.resolve({ requeueAfterMs: 0 }), want: 'requeue' },
     { name: 'threw', reconcile: () => Promise.reject(new Error('boom')), want: 'error' },
@@ -277,8 +279,9 @@ describe('observeReconcile', () => {
       (result) => result,
       (err: unknown) => err,
     );
-    if (want === 'error') expect(outcome).toEqual(new Error('boom'));
-    else expect(outcome).toEqual(await reconcile());
+    // A result passes through unchanged, a failure reported in it included; a thrown error rethrows.
+    const expected = await reconcile().catch((err: unknown) => err);
+    expect(outcome).toEqual(expected);
     expect(seen).toEqual([[want, 0.25]]);
   });
 
@@ -350,6 +353,7 @@ describe('instrumentWriter', () => {
       createSecret: (s) => settle(s),
       replaceSecret: (s) => settle(s),
       deleteSecret: () => settle(undefined),
+      getSecret: (namespace, name) => settle({ metadata: { namespace, name } }),
       getServiceAccount: (namespace, name) => settle({ metadata: { namespace, name } }),
       patchServiceAccount: (namespace, name) => settle({ metadata: { namespace, name } }),
       patchCredential: (name) => settle(credential(name)),
@@ -430,7 +434,7 @@ describe('instrumentWriter', () => {
 });
 
 describe('instrumentProvider', () => {
-  const minted: MintedCredential = { registries: ['ghcr.io'], dockerConfigJson: '{"auths":{}}' };
+  const minted: ProviderCredential = { logins: [{ registry: 'ghcr.io', username: 'u', password: 'p' }] };
 
   function provider(mint: Provider['mint']): Provider {
     return { name: 'ecr', mint };

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   type BackoffOptions,
   computeBackoffDelay,
-  DEFAULT_BACKOFF,
+  QUEUE_BACKOFF,
   ExponentialRateLimiter,
   validateBackoffOptions,
 } from '../../src/controller/rate-limiter.js';
@@ -112,8 +112,8 @@ describe('ExponentialRateLimiter', () => {
   });
 
   it('has valid defaults', () => {
-    expect(() => validateBackoffOptions(DEFAULT_BACKOFF)).not.toThrow();
-    expect(new ExponentialRateLimiter().when('a')).toBeLessThanOrEqual(DEFAULT_BACKOFF.maxDelayMs);
+    expect(() => validateBackoffOptions(QUEUE_BACKOFF)).not.toThrow();
+    expect(new ExponentialRateLimiter().when('a')).toBeLessThanOrEqual(QUEUE_BACKOFF.maxDelayMs);
   });
 
   it.each([

@@ -102,7 +102,7 @@ describe('refreshAt', () => {
 });
 
 describe('backoffDelay', () => {
-  const options = { baseMs: 5_000, maxMs: 5 * MIN };
+  const options = { baseDelayMs: 5_000, maxDelayMs: 5 * MIN, jitter: { kind: 'equal' } } as const;
   it.each([
     { attempt: 1, random: 1, want: 5_000 },
     { attempt: 1, random: 0, want: 2_500 },

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import {
-  classifyExistingSecret,
+  ownershipOfCached,
   desiredSecret,
   mergeSecretForUpdate,
   secretNeedsReplace,
@@ -73,9 +73,9 @@ describe('desiredSecret', () => {
   });
 });
 
-describe('classifyExistingSecret', () => {
+describe('ownershipOfCached', () => {
   it.each([
-    { name: 'absent', secret: undefined, want: 'absent' },
+    { name: 'not in the managed cache', secret: undefined, want: 'unmanaged-or-none' },
     { name: 'ours', secret: existing(), want: 'ours' },
     { name: 'no labels at all', secret: existing({ metadata: { labels: undefined } }), want: 'foreign' },
     { name: 'no managed-by label', secret: existing({ metadata: { labels: { 'regcred.io/credential': 'ghcr' } } }), want: 'foreign' },
@@ -95,7 +95,7 @@ describe('classifyExistingSecret', () => {
       want: 'foreign',
     },
   ])('$name → $want', ({ secret, want }) => {
-    expect(classifyExistingSecret(secret, 'ghcr')).toBe(want);
+    expect(ownershipOfCached(secret, 'ghcr')).toBe(want);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { RegistryCredentialSpec } from '../../src/api/types.js';
-import { mintStatic, staticProvider } from '../../src/providers/static.js';
+import { buildDockerConfigJson, registriesOf } from '../../src/desired/dockerconfig.js';
+import { readStaticCredential, staticProvider } from '../../src/providers/static.js';
 import { ProviderError, type SourceReader, type SourceSecret } from '../../src/providers/types.js';
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
@@ -27,75 +28,85 @@ function dockerConfig(text: string, type: string | undefined = DOCKERCONFIG_TYPE
 
 function mintError(s: RegistryCredentialSpec, sources: SourceReader): ProviderError {
   try {
-    mintStatic(s, sources);
+    readStaticCredential(s, sources);
   } catch (err) {
     expect(err).toBeInstanceOf(ProviderError);
     return err as ProviderError;
   }
-  throw new Error('mintStatic did not throw');
+  throw new Error('readStaticCredential did not throw');
 }
 
-describe('mintStatic: username and password', () => {
+describe('readStaticCredential: username and password', () => {
   it.each([
     { name: 'GHCR', registry: 'ghcr.io', username: USER, password: PASSWORD },
     { name: 'Docker Hub', registry: 'https://index.docker.io/v1/', username: 'me', password: 'p' },
     { name: 'a password with a colon and unicode', registry: 'harbor.example.com:8443', username: 'robot$ci', password: 'pa:ss wörd=' },
   ])('$name', ({ registry, username, password }) => {
-    const minted = mintStatic(spec(registry), reader(userPass({ username, password })));
-    expect(minted.registries).toEqual([registry]);
-    expect(minted.expiresAt).toBeUndefined();
-    expect(JSON.parse(minted.dockerConfigJson)).toEqual({
+    const credential = readStaticCredential(spec(registry), reader(userPass({ username, password })));
+    expect(credential).toEqual({ logins: [{ registry, username, password }] });
+    expect(credential.expiresAt).toBeUndefined();
+    expect(JSON.parse(buildDockerConfigJson(credential.logins))).toEqual({
       auths: { [registry]: { username, password, auth: b64(`${username}:${password}`) } },
     });
   });
 
   it('ignores extra keys', () => {
-    const minted = mintStatic(spec('ghcr.io'), reader(userPass({ username: USER, password: PASSWORD, email: 'a@b.c' })));
-    expect(minted.registries).toEqual(['ghcr.io']);
-  });
-
-  it('is deterministic, so an unchanged source never causes a write', () => {
-    const a = mintStatic(spec('ghcr.io'), reader(userPass({ username: USER, password: PASSWORD })));
-    const b = mintStatic(spec('ghcr.io'), reader(userPass({ username: USER, password: PASSWORD })));
-    expect(a.dockerConfigJson).toBe(b.dockerConfigJson);
+    const credential = readStaticCredential(spec('ghcr.io'), reader(userPass({ username: USER, password: PASSWORD, email: 'a@b.c' })));
+    expect(credential).toEqual({ logins: [{ registry: 'ghcr.io', username: USER, password: PASSWORD }] });
   });
 
   it('reads the Secret named by credentialsSecretRef', () => {
     const sources = reader(userPass({ username: 'wrong', password: 'wrong' }, 'other'), userPass({ username: USER, password: PASSWORD }, 'mine'));
-    const minted = mintStatic(spec('ghcr.io', 'mine'), sources);
-    expect(minted.dockerConfigJson).toContain(USER);
+    expect(readStaticCredential(spec('ghcr.io', 'mine'), sources).logins).toEqual([{ registry: 'ghcr.io', username: USER, password: PASSWORD }]);
   });
 
-  it('the provider object resolves to the same result', async () => {
+  it('the provider object resolves to the same result, and rejects (not throws) on a bad source', async () => {
     const sources = reader(userPass({ username: USER, password: PASSWORD }));
     expect(staticProvider.name).toBe('static');
-    await expect(staticProvider.mint(spec('ghcr.io'), sources, new AbortController().signal)).resolves.toEqual(mintStatic(spec('ghcr.io'), sources));
+    await expect(staticProvider.mint(spec('ghcr.io'), sources, new AbortController().signal)).resolves.toEqual(readStaticCredential(spec('ghcr.io'), sources));
+    const pending = staticProvider.mint(spec('ghcr.io', 'missing'), sources, new AbortController().signal);
+    await expect(pending).rejects.toMatchObject({ reason: 'SourceSecretNotFound', retryable: false });
   });
 });
 
-describe('mintStatic: dockerconfigjson Secret', () => {
-  // Deliberately unusual whitespace and key order: it must be published as it is, not rebuilt.
-  const TEXT = `{ "auths": {\n  "quay.io": {"auth": "${b64(`${USER}:${PASSWORD}`)}"},\n  "ghcr.io": {"password": "${PASSWORD}", "username": "${USER}"}\n} }\n`;
+describe('readStaticCredential: dockerconfigjson Secret', () => {
+  // Unusual whitespace, key order and an extra field: the logins count, not the text.
+  const TEXT = `{ "auths": {\n  "quay.io": {"auth": "${b64(`${USER}:${PASSWORD}`)}", "email": "ci@example.com"},\n  "ghcr.io": {"password": "${PASSWORD}", "username": "${USER}"}\n} }\n`;
+  const LOGINS = [
+    { registry: 'ghcr.io', username: USER, password: PASSWORD },
+    { registry: 'quay.io', username: USER, password: PASSWORD },
+  ];
 
   it.each([
     { name: 'typed, without spec.static.registry', type: DOCKERCONFIG_TYPE, registry: undefined },
     { name: 'typed, with a registry it contains', type: DOCKERCONFIG_TYPE, registry: 'quay.io' },
     { name: 'an Opaque Secret with the .dockerconfigjson key', type: 'Opaque', registry: undefined },
     { name: 'a Secret without a type but with the key', type: undefined, registry: 'ghcr.io' },
-  ])('published byte-for-byte: $name', ({ type, registry }) => {
-    const minted = mintStatic(spec(registry), reader(dockerConfig(TEXT, type)));
-    expect(minted.dockerConfigJson).toBe(TEXT);
-    expect(minted.registries).toEqual(['ghcr.io', 'quay.io']);
-    expect(minted.expiresAt).toBeUndefined();
+  ])('yields every login in it, sorted: $name', ({ type, registry }) => {
+    const credential = readStaticCredential(spec(registry), reader(dockerConfig(TEXT, type)));
+    expect(credential).toEqual({ logins: LOGINS });
+    expect(registriesOf(credential)).toEqual(['ghcr.io', 'quay.io']);
+    expect(credential.expiresAt).toBeUndefined();
+  });
+
+  it('is rebuilt canonically: fields the kubelet does not read (email) are dropped, auth is written', () => {
+    const credential = readStaticCredential(spec(undefined), reader(dockerConfig(TEXT)));
+    const entry = { username: USER, password: PASSWORD, auth: b64(`${USER}:${PASSWORD}`) };
+    expect(buildDockerConfigJson(credential.logins)).toBe(JSON.stringify({ auths: { 'ghcr.io': entry, 'quay.io': entry } }));
+  });
+
+  it('takes the login from auth when auth and username/password disagree, as the kubelet does', () => {
+    const text = JSON.stringify({ auths: { 'ghcr.io': { username: 'stale', password: 'stale-pw', auth: b64(`${USER}:${PASSWORD}`) } } });
+    expect(readStaticCredential(spec(undefined), reader(dockerConfig(text))).logins).toEqual([{ registry: 'ghcr.io', username: USER, password: PASSWORD }]);
   });
 
   it('wins over username/password keys in the same Secret', () => {
     const secret: SourceSecret = { name: 'ghcr-token', type: DOCKERCONFIG_TYPE, data: { '.dockerconfigjson': b64(TEXT), username: b64('x'), password: b64('y') } };
-    expect(mintStatic(spec(undefined), reader(secret)).dockerConfigJson).toBe(TEXT);
+    expect(readStaticCredential(spec(undefined), reader(secret))).toEqual({ logins: LOGINS });
   });
 });
 
-describe('mintStatic: errors', () => {
+describe('readStaticCredential: errors', () => {
   it('spec.static missing', () => {
     const err = mintError({ ecr: { region: 'us-east-1' } }, reader());
     expect(err.reason).toBe('InvalidProvider');
@@ -174,11 +185,21 @@ describe('mintStatic: errors', () => {
   it('a username with a colon is refused', () => {
     const err = mintError(spec('ghcr.io'), reader(userPass({ username: 'a:b', password: PASSWORD })));
     expect(err.reason).toBe('InvalidSourceSecret');
-    expect(err.message).toContain('username contains ":"');
+    expect(err.retryable).toBe(false);
+    expect(err.message).toBe(`Secret ${NS}/ghcr-token: cannot build a dockerconfigjson: the username contains ":" (registry "ghcr.io")`);
+  });
+
+  it('a dockerconfigjson whose username field has a colon is refused: the rebuilt auth would misplace it', () => {
+    const err = mintError(spec(undefined), reader(dockerConfig(JSON.stringify({ auths: { 'ghcr.io': { username: 'a:b', password: PASSWORD } } }))));
+    expect(err.reason).toBe('InvalidSourceSecret');
+    expect(err.retryable).toBe(false);
+    expect(err.message).toBe(
+      `Secret ${NS}/ghcr-token: key .dockerconfigjson cannot be published: cannot build a dockerconfigjson: the username contains ":" (registry "ghcr.io")`,
+    );
   });
 });
 
-describe('mintStatic: no error message ever contains the password', () => {
+describe('readStaticCredential: no error message ever contains the password', () => {
   const forbidden = [PASSWORD, b64(PASSWORD), b64(`${USER}:${PASSWORD}`), PASSWORD.slice(0, 12)];
   const cases: { name: string; spec: RegistryCredentialSpec; secrets: SourceSecret[] }[] = [
     { name: 'Secret not found', spec: spec('ghcr.io', 'missing'), secrets: [userPass({ username: USER, password: PASSWORD })] },
@@ -187,6 +208,7 @@ describe('mintStatic: no error message ever contains the password', () => {
     { name: 'password under another key', spec: spec('ghcr.io'), secrets: [userPass({ username: USER, pass: PASSWORD })] },
     { name: 'password as a key name is still only a key', spec: spec('ghcr.io'), secrets: [userPass({ user: USER, password: PASSWORD })] },
     { name: 'colon in username', spec: spec('ghcr.io'), secrets: [userPass({ username: `${USER}:x`, password: PASSWORD })] },
+    { name: 'colon in a dockerconfigjson username', spec: spec(undefined), secrets: [dockerConfig(JSON.stringify({ auths: { 'ghcr.io': { username: `${USER}:x`, password: PASSWORD } } }))] },
     { name: 'empty registry', spec: spec(''), secrets: [userPass({ username: USER, password: PASSWORD })] },
     {
       name: 'truncated dockerconfigjson',

@@ -22,7 +22,7 @@ function facts(overrides: Partial<ReconcileFacts> = {}): ReconcileFacts {
   return {
     now: LATER,
     provider: 'ecr',
-    credential: { registries: ['123456789012.dkr.ecr.us-east-1.amazonaws.com'], expiresAt: EXPIRES, changed: false },
+    credential: { registries: ['123456789012.dkr.ecr.us-east-1.amazonaws.com'], expiresAt: EXPIRES, obtainedAt: T0 },
     refresh: { nextRefreshTime: new Date('2026-11-22T07:00:00Z'), failedAttempts: 0 },
     secretName: 'regcred',
     targets: 100,
@@ -36,7 +36,7 @@ function facts(overrides: Partial<ReconcileFacts> = {}): ReconcileFacts {
 }
 
 /** The status written at T0 from these facts. */
-const previous = computeStatus(credential(), facts({ now: T0, credential: { ...facts().credential!, changed: true } }));
+const previous = computeStatus(credential(), facts({ now: T0 }));
 
 describe('onlyCountsChanged', () => {
   it.each<{ name: string; next: RegistryCredentialStatus; want: boolean }>([
@@ -56,7 +56,7 @@ describe('onlyCountsChanged', () => {
     },
     { name: 'a ServiceAccount write failed', next: computeStatus(credential(previous), facts({ serviceAccountFailures: 1 })), want: false },
     { name: 'the last target gone (reason NoTargets)', next: computeStatus(credential(previous), facts({ targets: 0, synced: 0, patchedServiceAccounts: 0 })), want: false },
-    { name: 'a new credential (lastRefreshTime, expiresAt)', next: computeStatus(credential(previous), facts({ credential: { registries: ['r'], expiresAt: new Date('2026-11-22T14:00:00Z'), changed: true } })), want: false },
+    { name: 'a new credential (lastRefreshTime, expiresAt)', next: computeStatus(credential(previous), facts({ credential: { registries: ['r'], expiresAt: new Date('2026-11-22T14:00:00Z'), obtainedAt: LATER } })), want: false },
     { name: 'a new refresh time', next: computeStatus(credential(previous), facts({ refresh: { nextRefreshTime: new Date('2026-11-22T08:00:00Z'), failedAttempts: 0 } })), want: false },
     { name: 'a failed refresh attempt', next: computeStatus(credential(previous), facts({ refreshError: { reason: 'Throttled', message: 'slow down' }, refresh: { failedAttempts: 1 } })), want: false },
     { name: 'a new generation', next: computeStatus(credential(previous, 2), facts()), want: false },

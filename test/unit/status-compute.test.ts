@@ -23,7 +23,7 @@ function facts(overrides: Partial<ReconcileFacts> = {}): ReconcileFacts {
   return {
     now: NOW,
     provider: 'ecr',
-    credential: { registries: ['123456789012.dkr.ecr.us-east-1.amazonaws.com'], expiresAt: EXPIRES, changed: true },
+    credential: { registries: ['123456789012.dkr.ecr.us-east-1.amazonaws.com'], expiresAt: EXPIRES, obtainedAt: NOW },
     secretName: SECRET,
     targets: 3,
     synced: 3,
@@ -63,28 +63,6 @@ describe('computeStatus: conditions', () => {
       readyFollows: 'SecretsSynced',
     },
     {
-      name: 'invalid spec',
-      f: facts({ ...noCredential, invalid: { reason: 'InvalidSchedule', message: 'spec.refresh.schedule "x" is not a cron expression' }, targets: 0, synced: 0 }),
-      token: ['False', 'InvalidSchedule'],
-      secrets: ['False', 'NoCredential'],
-      accounts: ['False', 'NoCredential'],
-      ready: ['False', 'InvalidSchedule'],
-      readyFollows: 'TokenAvailable',
-    },
-    {
-      name: 'invalid spec wins over a credential error',
-      f: facts({
-        ...noCredential,
-        invalid: { reason: 'InvalidRoleArn', message: 'bad arn' },
-        credentialError: { reason: 'SourceSecretNotFound', message: 'missing' },
-      }),
-      token: ['False', 'InvalidRoleArn'],
-      secrets: ['False', 'NoCredential'],
-      accounts: ['False', 'NoCredential'],
-      ready: ['False', 'InvalidRoleArn'],
-      readyFollows: 'TokenAvailable',
-    },
-    {
       name: 'credential error',
       f: facts({ ...noCredential, credentialError: { reason: 'SourceSecretNotFound', message: 'Secret regcred-system/x not found' } }),
       token: ['False', 'SourceSecretNotFound'],
@@ -108,8 +86,17 @@ describe('computeStatus: conditions', () => {
       token: ['True', 'CredentialAvailable'],
       secrets: ['True', 'NoTargets'],
       accounts: ['True', 'Patched'],
-      ready: ['True', 'Synced'],
+      ready: ['True', 'NoTargets'],
       readyFollows: 'SecretsSynced',
+    },
+    {
+      name: 'the first provider call under way',
+      f: facts({ ...noCredential, minting: { provider: 'gcr', since: NOW } }),
+      token: ['Unknown', 'Minting'],
+      secrets: ['Unknown', 'NoCredential'],
+      accounts: ['Unknown', 'NoCredential'],
+      ready: ['Unknown', 'Minting'],
+      readyFollows: 'TokenAvailable',
     },
     {
       name: 'a conflict',
@@ -190,11 +177,35 @@ describe('computeStatus: conditions', () => {
     },
     {
       name: 'a static credential',
-      f: facts({ provider: 'static', credential: { registries: ['ghcr.io', 'quay.io'], changed: false } }),
+      f: facts({ provider: 'static', credential: { registries: ['ghcr.io', 'quay.io'], obtainedAt: NOW } }),
       type: 'TokenAvailable',
       want: 'credential for ghcr.io, quay.io',
     },
-    { name: 'the invalid spec message', f: facts({ invalid: { reason: 'X', message: 'fix spec.x' } }), type: 'TokenAvailable', want: 'fix spec.x' },
+    { name: 'the invalid spec message, on Ready', f: facts({ invalid: { reason: 'X', message: 'fix spec.x' }, synced: 0 }), type: 'Ready', want: 'fix spec.x' },
+    {
+      name: 'the invalid spec message says what stays published',
+      f: facts({ invalid: { reason: 'X', message: 'fix spec.x' }, synced: 2 }),
+      type: 'Ready',
+      want: 'fix spec.x; the Secrets published before stay in place in 2 namespaces until the spec is fixed',
+    },
+    {
+      name: 'a first provider call under way',
+      f: facts({ credential: undefined, minting: { provider: 'ecr', since: new Date('2026-11-22T02:30:00Z') } }),
+      type: 'TokenAvailable',
+      want: 'waiting for the ecr provider (call started at 2026-11-22T02:30:00Z)',
+    },
+    {
+      name: 'missing names beside the synced ones',
+      f: facts({ missingNamespaces: ['ghost-a', 'ghost-b'] }),
+      type: 'Ready',
+      want: `Secret ${SECRET} is current in 3 namespaces; spec.namespaces.names lists namespaces that do not exist: ghost-a, ghost-b`,
+    },
+    {
+      name: 'no targets because the one name does not exist',
+      f: facts({ targets: 0, synced: 0, missingNamespaces: ['ghost'] }),
+      type: 'Ready',
+      want: 'no namespace matches spec.namespaces; spec.namespaces.names lists a namespace that does not exist: ghost',
+    },
     { name: 'all synced, plural', f: facts(), type: 'SecretsSynced', want: `Secret ${SECRET} is current in 3 namespaces` },
     { name: 'all synced, singular', f: facts({ targets: 1, synced: 1 }), type: 'SecretsSynced', want: `Secret ${SECRET} is current in 1 namespace` },
     { name: 'no targets', f: facts({ targets: 0, synced: 0 }), type: 'SecretsSynced', want: 'no namespace matches spec.namespaces' },
@@ -280,8 +291,36 @@ describe('computeStatus: lastTransitionTime', () => {
   it('recomputing from its own output changes nothing', () => {
     const first = computeStatus(credential(), facts({ synced: 2, failed: [conflict('x')] }));
     const later = { ...facts({ synced: 2, failed: [conflict('x')] }), now: new Date('2026-11-22T05:00:00Z') };
-    const second = computeStatus(credential(first), { ...later, credential: { ...later.credential!, changed: false } });
+    const second = computeStatus(credential(first), { ...later, credential: { ...later.credential!, obtainedAt: NOW } });
     expect(second).toEqual(first);
+  });
+});
+
+describe('computeStatus: an invalid spec', () => {
+  const published = computeStatus(credential(), facts());
+  const invalid = { reason: 'InvalidSchedule', message: 'spec.refresh.schedule "every tuesday" is not a valid cron expression' };
+
+  it('Ready says why; everything else keeps describing what is still published', () => {
+    const status = computeStatus(credential(published), facts({ ...{ credential: undefined }, invalid, targets: 3, synced: 3 }));
+    expect(summary(status.conditions, 'Ready')).toEqual(['False', 'InvalidSchedule']);
+    expect(getCondition(status.conditions, 'Ready')?.message).toBe(`${invalid.message}; the Secrets published before stay in place in 3 namespaces until the spec is fixed`);
+    for (const type of ['TokenAvailable', 'SecretsSynced', 'ServiceAccountsPatched']) {
+      expect(getCondition(status.conditions, type)).toEqual(getCondition(published.conditions, type));
+    }
+    expect(status).toMatchObject({
+      provider: published.provider,
+      registries: published.registries,
+      expiresAt: published.expiresAt,
+      lastRefreshTime: published.lastRefreshTime,
+      targetNamespaces: 3,
+      syncedNamespaces: 3,
+    });
+  });
+
+  it('with nothing published before, only Ready is there', () => {
+    const status = computeStatus(credential(), facts({ credential: undefined, invalid, targets: 0, synced: 0 }));
+    expect(status.conditions?.map((c) => c.type)).toEqual(['Ready']);
+    expect(status.provider).toBeUndefined();
   });
 });
 
@@ -331,15 +370,15 @@ describe('computeStatus: fields', () => {
   });
 
   it.each([
-    { name: 'first credential', previous: undefined, credential: { changed: true }, want: NOW_KUBE },
-    { name: 'credential changed', previous: T0, credential: { changed: true }, want: NOW_KUBE },
-    { name: 'same credential as before', previous: T0, credential: { changed: false }, want: T0 },
-    { name: 'unchanged credential but never recorded', previous: undefined, credential: { changed: false }, want: NOW_KUBE },
+    { name: 'first credential', previous: undefined, credential: { obtainedAt: NOW }, want: NOW_KUBE },
+    { name: 'a new credential', previous: T0, credential: { obtainedAt: NOW }, want: NOW_KUBE },
+    { name: 'the credential obtained before: its time, not now', previous: T0, credential: { obtainedAt: new Date(T0) }, want: T0 },
+    { name: 'an older status is corrected to the credential held', previous: '2026-01-01T00:00:00Z', credential: { obtainedAt: new Date(T0) }, want: T0 },
     { name: 'no credential this time', previous: T0, credential: undefined, want: T0 },
     { name: 'no credential ever', previous: undefined, credential: undefined, want: undefined },
   ])('lastRefreshTime: $name', ({ previous, credential: minted, want }) => {
     const f = minted
-      ? facts({ credential: { registries: ['r.example'], changed: minted.changed } })
+      ? facts({ credential: { registries: ['r.example'], obtainedAt: minted.obtainedAt } })
       : facts({ credential: undefined, credentialError: { reason: 'ProviderError', message: 'throttled' } });
     expect(computeStatus(credential({ lastRefreshTime: previous }), f).lastRefreshTime).toBe(want);
   });
@@ -349,7 +388,7 @@ describe('computeStatus: fields', () => {
     {
       name: 'non-expiring credential clears a previous expiry',
       previous: '2026-01-01T00:00:00Z',
-      f: facts({ credential: { registries: ['ghcr.io'], changed: true } }),
+      f: facts({ credential: { registries: ['ghcr.io'], obtainedAt: NOW } }),
       want: undefined,
     },
     {
@@ -363,7 +402,7 @@ describe('computeStatus: fields', () => {
   });
 
   it.each([
-    { name: 'from the credential', f: facts({ credential: { registries: ['a.example', 'b.example'], changed: true } }), want: ['a.example', 'b.example'] },
+    { name: 'from the credential', f: facts({ credential: { registries: ['a.example', 'b.example'], obtainedAt: NOW } }), want: ['a.example', 'b.example'] },
     { name: 'kept when there is no credential', f: facts({ credential: undefined, credentialError: { reason: 'E', message: 'm' } }), want: ['old.example'] },
   ])('registries: $name', ({ f, want }) => {
     expect(computeStatus(credential({ registries: ['old.example'] }), f).registries).toEqual(want);
@@ -414,7 +453,7 @@ describe('statusMergePatch', () => {
 
   it('applied as a JSON merge patch it yields exactly the new status', () => {
     const from = computeStatus(credential(), facts({ synced: 2, failed: [conflict('x')] }));
-    const to = computeStatus(credential(from), facts({ provider: 'static', credential: { registries: ['ghcr.io'], changed: true } }));
+    const to = computeStatus(credential(from), facts({ provider: 'static', credential: { registries: ['ghcr.io'], obtainedAt: NOW } }));
     const patch = statusMergePatch(from, to);
     const applied: Record<string, unknown> = { ...from };
     for (const [key, value] of Object.entries(JSON.parse(JSON.stringify(patch)) as Record<string, unknown>)) {
@@ -519,7 +558,7 @@ describe('statusTransitions', () => {
     const first = computeStatus(credential(), facts());
     expect(statusTransitions(undefined, first)).toEqual([{ type: 'Normal', reason: 'Synced', message: `Secret ${SECRET} is current in 3 namespaces` }]);
 
-    const steady = computeStatus(credential(first), facts({ credential: { ...facts().credential!, changed: false } }));
+    const steady = computeStatus(credential(first), facts({ credential: { ...facts().credential!, obtainedAt: NOW } }));
     expect(statusTransitions(first, steady)).toEqual([]);
 
     const conflicted = computeStatus(credential(steady), facts({ synced: 2, failed: [conflict('team-x')] }));

@@ -5,6 +5,13 @@ import { registryProblem, validateSpec } from '../../src/api/validate.js';
 const ecr = { region: 'us-east-1' };
 const gcr = { registries: ['us-docker.pkg.dev'] };
 const stat = { registry: 'ghcr.io', credentialsSecretRef: { name: 'ghcr-token' } };
+const name63 = `a${'b'.repeat(61)}c`;
+const keyAdvice =
+  `use a name of at most 63 letters, digits, '-', '_' and '.' that starts and ends with a letter or digit, ` +
+  `optionally after a DNS subdomain prefix of at most 253 characters and '/', e.g. "tier" or "example.com/tier"`;
+const valueAdvice = `use an empty value or at most 63 letters, digits, '-', '_' and '.' that starts and ends with a letter or digit, e.g. "prod"`;
+const namespaceAdvice = `use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit`;
+const serviceAccountAdvice = `use at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, or "*" for every ServiceAccount`;
 
 describe('validateSpec accepts', () => {
   it.each<{ name: string; spec: RegistryCredentialSpec; provider: string }>([
@@ -29,6 +36,24 @@ describe('validateSpec accepts', () => {
     { name: 'static without registry (dockerconfigjson source)', spec: { static: { credentialsSecretRef: { name: 'src' } } }, provider: 'static' },
     { name: 'a cron macro', spec: { gcr, refresh: { schedule: '@daily' } }, provider: 'gcr' },
     { name: 'an empty refresh block', spec: { gcr, refresh: {} }, provider: 'gcr' },
+    {
+      name: 'selector keys with a prefix, an empty label value, 63-character names and values',
+      spec: {
+        gcr,
+        namespaces: {
+          selector: {
+            matchLabels: { 'example.com/tier': '', [name63]: name63, 'app.kubernetes.io/part-of': 'Shop_2.0' },
+            matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['', 'kube-system', name63] }],
+          },
+        },
+      },
+      provider: 'gcr',
+    },
+    { name: '63-character namespace names', spec: { gcr, namespaces: { names: [name63, '0'], exclude: [name63] } }, provider: 'gcr' },
+    { name: 'every ServiceAccount', spec: { gcr, serviceAccounts: { names: ['*'] } }, provider: 'gcr' },
+    { name: 'no ServiceAccount', spec: { gcr, serviceAccounts: { names: [] } }, provider: 'gcr' },
+    { name: 'ServiceAccount names that are DNS subdomains', spec: { gcr, serviceAccounts: { names: ['default', 'builder.ci', 'a'.repeat(253)] } }, provider: 'gcr' },
+    { name: 'adoptExisting', spec: { gcr, adoptExisting: true }, provider: 'gcr' },
   ])('$name', ({ spec, provider }) => {
     expect(validateSpec(spec)).toEqual({ ok: true, provider });
   });
@@ -85,6 +110,90 @@ describe('validateSpec rejects', () => {
       spec: { gcr, namespaces: { selector: { matchExpressions: [{ key: 'env', operator: 'In', values: [] }] } } },
       reason: 'InvalidSelector',
       message: 'spec.namespaces.selector.matchExpressions[0] (key "env") uses In without values: list at least one value',
+    },
+    {
+      name: 'a selector Exists with values',
+      spec: { gcr, namespaces: { selector: { matchExpressions: [{ key: 'env', operator: 'Exists', values: ['x'] }] } } },
+      reason: 'InvalidSelector',
+      message: 'spec.namespaces.selector.matchExpressions[0] (key "env") uses Exists with values: remove the values',
+    },
+    {
+      name: 'an invalid matchLabels key',
+      spec: { gcr, namespaces: { selector: { matchLabels: { 'bad key!': 'x' } } } },
+      reason: 'InvalidSelector',
+      message: `spec.namespaces.selector.matchLabels["bad key!"]: the key is not a valid label key: it contains characters other than letters, digits, '-', '_' and '.'; ${keyAdvice}`,
+    },
+    {
+      name: 'a matchLabels key with an uppercase prefix',
+      spec: { gcr, namespaces: { selector: { matchLabels: { 'Example.com/tier': 'web' } } } },
+      reason: 'InvalidSelector',
+      message: `spec.namespaces.selector.matchLabels["Example.com/tier"]: the key is not a valid label key: the prefix "Example.com" is not a DNS subdomain (lowercase letters, digits, '-' and '.', each part starting and ending with a letter or digit); ${keyAdvice}`,
+    },
+    {
+      name: 'a matchLabels key name of 64 characters',
+      spec: { gcr, namespaces: { selector: { matchLabels: { [`${name63}d`]: 'x' } } } },
+      reason: 'InvalidSelector',
+      message: `spec.namespaces.selector.matchLabels["${name63}d"]: the key is not a valid label key: it is 64 characters, more than 63; ${keyAdvice}`,
+    },
+    {
+      name: 'an invalid matchLabels value',
+      spec: { gcr, namespaces: { selector: { matchLabels: { env: 'bad value!' } } } },
+      reason: 'InvalidSelector',
+      message: `spec.namespaces.selector.matchLabels["env"]: the value "bad value!" is not a valid label value: it contains characters other than letters, digits, '-', '_' and '.'; ${valueAdvice}`,
+    },
+    {
+      name: 'an invalid matchExpressions key',
+      spec: { gcr, namespaces: { selector: { matchExpressions: [{ key: 'a/b/c', operator: 'Exists' }] } } },
+      reason: 'InvalidSelector',
+      message: `spec.namespaces.selector.matchExpressions[0].key "a/b/c" is not a valid label key: it has 2 '/' characters, at most one is allowed; ${keyAdvice}`,
+    },
+    {
+      name: 'an invalid matchExpressions value',
+      spec: { gcr, namespaces: { selector: { matchExpressions: [{ key: 'env', operator: 'In', values: ['prod', '-dev'] }] } } },
+      reason: 'InvalidSelector',
+      message: `spec.namespaces.selector.matchExpressions[0].values[1] "-dev" is not a valid label value: it does not start and end with a letter or digit; ${valueAdvice}`,
+    },
+    {
+      name: 'an invalid namespace name',
+      spec: { gcr, namespaces: { names: ['team-a', 'Team_B'] } },
+      reason: 'InvalidNamespaceName',
+      message: `spec.namespaces.names[1] "Team_B" is not a valid namespace name: ${namespaceAdvice}`,
+    },
+    {
+      name: 'a namespace name of 64 characters',
+      spec: { gcr, namespaces: { names: [`${name63}d`] } },
+      reason: 'InvalidNamespaceName',
+      message: `spec.namespaces.names[0] "${name63}d" is not a valid namespace name: ${namespaceAdvice}`,
+    },
+    {
+      name: 'a dotted name in exclude',
+      spec: { gcr, namespaces: { exclude: ['team.a'] } },
+      reason: 'InvalidNamespaceName',
+      message: `spec.namespaces.exclude[0] "team.a" is not a valid namespace name: ${namespaceAdvice}`,
+    },
+    {
+      name: 'names that are not a list',
+      spec: { gcr, namespaces: { names: 'team-a' as never } },
+      reason: 'InvalidNamespaceName',
+      message: 'spec.namespaces.names "team-a" is not a list: list namespace names, e.g. ["team-a"]',
+    },
+    {
+      name: 'an invalid ServiceAccount name',
+      spec: { gcr, serviceAccounts: { names: ['default', 'Builder'] } },
+      reason: 'InvalidServiceAccountName',
+      message: `spec.serviceAccounts.names[1] "Builder" is not a valid ServiceAccount name: ${serviceAccountAdvice}`,
+    },
+    {
+      name: 'a ServiceAccount pattern other than "*"',
+      spec: { gcr, serviceAccounts: { names: ['build-*'] } },
+      reason: 'InvalidServiceAccountName',
+      message: `spec.serviceAccounts.names[0] "build-*" is not a valid ServiceAccount name: ${serviceAccountAdvice}`,
+    },
+    {
+      name: '"*" with other ServiceAccounts',
+      spec: { gcr, serviceAccounts: { names: ['*', 'default'] } },
+      reason: 'InvalidServiceAccountName',
+      message: 'spec.serviceAccounts.names ["*","default"] lists "*" with other names: "*" selects every ServiceAccount and must be the only entry',
     },
   ])('$name → $reason', ({ spec, reason, message }) => {
     const result = validateSpec(spec);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { ExponentialRateLimiter } from '../../src/controller/rate-limiter.js';
 import { WorkQueue } from '../../src/controller/work-queue.js';
-import { type ReconcileResult, runWorkers } from '../../src/controller/workers.js';
+import { runWorkers } from '../../src/controller/workers.js';
+import { TerminalError, type ReconcileResult } from '../../src/reconcile/contract.js';
 import { FakeClock, settle } from '../support/fake-clock.js';
 
 type Key = string;
@@ -398,6 +399,62 @@ describe('runWorkers', () => {
       ['a', 'attempt 2 failed'],
     ]);
 
+    queue.shutDown();
+    await finished;
+  });
+
+  it('does not retry a terminal error: reported once, no backoff, no timer', async () => {
+    const { clock, queue } = makeQueue();
+    let runs = 0;
+    const errors: unknown[] = [];
+    const finished = runWorkers(
+      queue,
+      1,
+      async (): Promise<ReconcileResult> => {
+        await Promise.resolve();
+        runs++;
+        throw new TerminalError('invalid spec');
+      },
+      (_key, err) => errors.push(err),
+    );
+    queue.add('a');
+    await settle();
+    clock.advance(10 * 60_000);
+    await settle();
+    expect(runs).toBe(1);
+    expect(errors).toHaveLength(1);
+    expect(queue.numRequeues('a')).toBe(0);
+    expect(clock.pendingTimers()).toBe(0);
+    // The next change of the object brings it back.
+    queue.add('a');
+    await settle();
+    expect(runs).toBe(2);
+    queue.shutDown();
+    await finished;
+  });
+
+  it('a reported failure with its own retry time runs again then, without the rate limiter', async () => {
+    const { clock, queue } = makeQueue();
+    let runs = 0;
+    const finished = runWorkers(
+      queue,
+      1,
+      async (): Promise<ReconcileResult> => {
+        await Promise.resolve();
+        runs++;
+        return runs === 1 ? { requeueAfterMs: 30_000, failed: true } : {};
+      },
+      () => undefined,
+    );
+    queue.add('a');
+    await settle();
+    expect(queue.numRequeues('a')).toBe(0);
+    clock.advance(29_999);
+    await settle();
+    expect(runs).toBe(1);
+    clock.advance(1);
+    await settle();
+    expect(runs).toBe(2);
     queue.shutDown();
     await finished;
   });

@@ -1,0 +1,191 @@
+/**
+ * Act: the only writes of a reconcile. Each function performs what a plan decided and reports what
+ * happened; none decides anything a plan could. The writer records every write in the mutation cache
+ * itself (src/controller/recording-writer.ts), so no call here has to remember to.
+ */
+import pLimit from 'p-limit';
+import { CREDENTIAL_LABEL, DOCKERCONFIGJSON_TYPE, FINALIZER, MANAGED_BY_LABEL } from '../api/constants.js';
+import type { RegistryCredential } from '../api/types.js';
+import { desiredSecretIn, isCredentialReference, mergeSecretForUpdate, type SecretTemplate, type SecretView } from '../desired/secret.js';
+import { serviceAccountPatch, type ServiceAccountView } from '../desired/service-accounts.js';
+import { toServiceAccountView } from '../controller/cluster-view.js';
+import { isKind, KubeApiError } from '../kube/errors.js';
+import type { KubeWriter } from '../kube/writer.js';
+import type { Logger } from '../observability/logger.js';
+import { accountChange, type AccountEdit } from './plan-service-accounts.js';
+import { notAdoptableMessage, unmanagedConflictMessage, type NamespaceResult, type SecretWrite } from './plan-secrets.js';
+
+/** How many times a ServiceAccount edit is redone after a 409 before the reconcile gives up and backs off. */
+const SERVICE_ACCOUNT_RETRIES = 5;
+
+export interface AccountResult {
+  edit: AccountEdit;
+  /** The ServiceAccount now lists our entry (for an edit that adds one). */
+  carries: boolean;
+  failed: boolean;
+}
+
+export class Executor {
+  private readonly pool: ReturnType<typeof pLimit>;
+
+  constructor(
+    private readonly writer: KubeWriter,
+    writeConcurrency: number,
+  ) {
+    this.pool = pLimit(writeConcurrency);
+  }
+
+  async addFinalizer(credential: RegistryCredential): Promise<'added' | 'gone'> {
+    try {
+      await this.writer.patchCredential(credential.metadata.name, {
+        metadata: { resourceVersion: credential.metadata.resourceVersion, finalizers: [...(credential.metadata.finalizers ?? []), FINALIZER] },
+      });
+      return 'added';
+    } catch (err) {
+      // Deleted meanwhile: its delete event brings the next reconcile.
+      if (isKind(err, 'NotFound')) return 'gone';
+      throw err;
+    }
+  }
+
+  async removeFinalizer(credential: RegistryCredential): Promise<void> {
+    await this.writer
+      .patchCredential(credential.metadata.name, {
+        metadata: { resourceVersion: credential.metadata.resourceVersion, finalizers: (credential.metadata.finalizers ?? []).filter((f) => f !== FINALIZER) },
+      })
+      .catch((err: unknown) => {
+        if (!isKind(err, 'NotFound')) throw err;
+      });
+  }
+
+  /** One result per write, in the order given, with at most writeConcurrency in flight. */
+  writeSecrets(writes: readonly SecretWrite[], template: SecretTemplate, adopt: boolean, log: Logger): Promise<NamespaceResult[]> {
+    return Promise.all(writes.map((write) => this.pool(() => this.writeSecret(write, template, adopt, log))));
+  }
+
+  private async writeSecret(write: SecretWrite, template: SecretTemplate, adopt: boolean, log: Logger): Promise<NamespaceResult> {
+    const { namespace } = write;
+    const desired = desiredSecretIn(template, namespace);
+    try {
+      if (write.kind === 'create') {
+        try {
+          await this.writer.createSecret(desired);
+        } catch (err) {
+          if (!isKind(err, 'AlreadyExists')) throw err;
+          // Not in our label-selected cache, so not ours: never read, changed or deleted, unless adoption is asked for.
+          return adopt ? await this.adopt(namespace, template, log) : unmanaged(namespace, template.metadata.name);
+        }
+        log.debug({ namespace }, 'secret created');
+        return { namespace, synced: true };
+      }
+      if (write.kind === 'replace') {
+        // `type` is immutable: delete (only this object, by uid) and create.
+        await this.writer.deleteSecret(namespace, template.metadata.name, write.existing.metadata.uid ?? '');
+        await this.writer.createSecret(desired);
+      } else {
+        await this.writer.replaceSecret(mergeSecretForUpdate(write.existing, desired));
+      }
+      log.debug({ namespace }, 'secret updated');
+      return { namespace, synced: true, existed: true };
+    } catch (err) {
+      return secretWriteFailure(namespace, template.metadata.name, err, log);
+    }
+  }
+
+  /** spec.adoptExisting: take over an unmanaged Secret of our name if, and only if, it is a dockerconfigjson one. */
+  private async adopt(namespace: string, template: SecretTemplate, log: Logger): Promise<NamespaceResult> {
+    const name = template.metadata.name;
+    const existing = (await this.writer.getSecret(namespace, name)) as SecretView;
+    const labels = existing.metadata.labels ?? {};
+    if (labels[MANAGED_BY_LABEL] !== undefined || labels[CREDENTIAL_LABEL] !== undefined) {
+      // Labelled since our create failed: the next reconcile sees it in the cache and reports it as it is.
+      return { namespace, synced: false, retry: true, failure: { namespace, reason: 'SecretConflict', message: unmanagedConflictMessage(name, namespace) } };
+    }
+    if (existing.type !== DOCKERCONFIGJSON_TYPE) {
+      return { namespace, synced: false, metUnmanaged: true, failure: { namespace, reason: 'SecretConflict', message: notAdoptableMessage(name, namespace, existing.type) } };
+    }
+    await this.writer.replaceSecret(mergeSecretForUpdate(existing, desiredSecretIn(template, namespace)));
+    log.info({ namespace, secret: name }, 'adopted an existing Secret');
+    return { namespace, synced: true, adopted: true };
+  }
+
+  /** Read-modify-write with a resourceVersion precondition: on 409 re-read and recompute, so a concurrent writer's entries are never lost. */
+  editServiceAccounts(edits: readonly AccountEdit[], log: Logger): Promise<AccountResult[]> {
+    return Promise.all(edits.map((edit) => this.pool(() => this.editServiceAccount(edit, log))));
+  }
+
+  private async editServiceAccount(edit: AccountEdit, log: Logger): Promise<AccountResult> {
+    const wantsEntry = edit.add !== undefined;
+    let sa: ServiceAccountView = edit.sa;
+    for (let attempt = 0; attempt <= SERVICE_ACCOUNT_RETRIES; attempt++) {
+      const change = accountChange(sa, edit);
+      if (!change) return { edit, carries: wantsEntry, failed: false };
+      try {
+        await this.writer.patchServiceAccount(sa.namespace, sa.name, serviceAccountPatch(sa, change));
+        log.debug({ namespace: sa.namespace, serviceAccount: sa.name, added: edit.add, removed: edit.remove }, 'serviceaccount updated');
+        return { edit, carries: wantsEntry, failed: false };
+      } catch (err) {
+        if (isKind(err, 'NotFound')) return { edit, carries: false, failed: false };
+        if (!isKind(err, 'Conflict')) {
+          log.warn({ namespace: sa.namespace, serviceAccount: sa.name, err: (err as Error).message }, 'serviceaccount update failed');
+          return { edit, carries: false, failed: true };
+        }
+        try {
+          sa = toServiceAccountView(await this.writer.getServiceAccount(sa.namespace, sa.name));
+        } catch (readErr) {
+          return { edit, carries: false, failed: !isKind(readErr, 'NotFound') };
+        }
+      }
+    }
+    log.warn({ namespace: sa.namespace, serviceAccount: sa.name }, 'serviceaccount kept changing; will retry');
+    return { edit, carries: false, failed: true };
+  }
+
+  async deleteSecrets(secrets: readonly SecretView[], log: Logger): Promise<void> {
+    await Promise.all(secrets.map((s) => this.pool(() => this.deleteSecret(s, log))));
+  }
+
+  private async deleteSecret(secret: SecretView, log: Logger): Promise<void> {
+    const { namespace, name } = secret.metadata;
+    try {
+      await this.writer.deleteSecret(namespace, name, secret.metadata.uid ?? '');
+      log.debug({ namespace, secret: name }, 'secret deleted');
+    } catch (err) {
+      // Replaced by a newer object (uid precondition): not the one we meant; the cache will show it.
+      if (isKind(err, 'Conflict', 'NotFound')) return;
+      throw err;
+    }
+  }
+
+  /** deletionPolicy Orphan: keep the Secrets, drop our ownerReference so the garbage collector leaves them. */
+  async orphanSecrets(secrets: readonly SecretView[]): Promise<void> {
+    await Promise.all(
+      secrets.map((secret) =>
+        this.pool(async () => {
+          const owners = secret.metadata.ownerReferences ?? [];
+          const kept = owners.filter((ref) => !isCredentialReference(ref));
+          if (kept.length === owners.length) return;
+          await this.writer.replaceSecret({ ...secret, metadata: { ...secret.metadata, ownerReferences: kept } });
+        }),
+      ),
+    );
+  }
+}
+
+function unmanaged(namespace: string, secretName: string): NamespaceResult {
+  return { namespace, synced: false, metUnmanaged: true, failure: { namespace, reason: 'SecretConflict', message: unmanagedConflictMessage(secretName, namespace) } };
+}
+
+function secretWriteFailure(namespace: string, secretName: string, err: unknown, log: Logger): NamespaceResult {
+  const fail = (reason: string, message: string, retry: boolean): NamespaceResult => ({ namespace, synced: false, failure: { namespace, reason, message }, retry });
+  const message = (err as Error).message;
+  if (isKind(err, 'Forbidden') && /being terminated/.test(message)) return fail('NamespaceTerminating', `namespace ${namespace} is being deleted`, false);
+  if (isKind(err, 'NotFound') && /namespaces? .*not found/i.test(message)) return fail('NamespaceGone', `namespace ${namespace} no longer exists`, false);
+  if (isKind(err, 'Invalid')) {
+    // Retrying the same write cannot help: it waits for the spec (or the namespace) to change.
+    return fail('WriteRejected', `the API server rejected Secret ${secretName} in ${namespace}: ${message}; fix the spec, this write is not retried until something changes`, false);
+  }
+  log.warn({ namespace, err: message }, 'secret write failed');
+  const kind = err instanceof KubeApiError ? err.kind : 'Unknown';
+  return fail(kind === 'Conflict' ? 'WriteConflict' : 'WriteFailed', message, true);
+}

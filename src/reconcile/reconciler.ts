@@ -1,0 +1,257 @@
+/**
+ * The reconcile of one RegistryCredential: gather → decide → act → report.
+ *
+ *   gather.ts                   the only reads: one snapshot of everything the credential reads
+ *   decide-credential.ts        pure: what to publish, whether to call the provider, what TokenAvailable says
+ *   plan-secrets.ts             pure: per namespace, create / update / replace / leave alone
+ *   plan-service-accounts.ts    pure: entries to add and remove, stale Secrets to delete, cleanup on delete
+ *   act.ts                      the only writes: performs a plan, reports what happened
+ *   report.ts                   status (only when changed, counts coalesced) and Events
+ *   mints.ts                    provider calls, outside the workers, bounded per provider
+ *   memory.ts                   what this process remembers per credential, dropped in one place
+ *   contract.ts                 what a reconcile returns and how the work loop treats it
+ *
+ * It is level-based: it never depends on which event woke it.
+ */
+import type { ProviderName, RegistryCredential } from '../api/types.js';
+import { CREDENTIAL_LABEL, FINALIZER } from '../api/constants.js';
+import type { Clock } from '../controller/clock.js';
+import type { ClusterView } from '../controller/cluster-view.js';
+import type { EventRecorder } from '../controller/events.js';
+import { secretTemplate } from '../desired/secret.js';
+import type { KubeWriter } from '../kube/writer.js';
+import type { Logger } from '../observability/logger.js';
+import type { Provider } from '../providers/types.js';
+import { computeStatus, type ReconcileFacts } from '../status/compute.js';
+import { TerminalError, type ReconcileResult } from './contract.js';
+import { Executor } from './act.js';
+import { decideCredential, type CredentialDecision } from './decide-credential.js';
+import { gather, type Snapshot } from './gather.js';
+import { CredentialMemories, type CredentialMemory } from './memory.js';
+import { MintRunner } from './mints.js';
+import { planSecrets, type NamespaceResult } from './plan-secrets.js';
+import { deletableSecrets, planCleanup, planServiceAccounts } from './plan-service-accounts.js';
+import { recordEvent, writeStatus, type ReportDeps } from './report.js';
+
+export interface ReconcilerDeps {
+  view: ClusterView;
+  /** Records its own writes in the view's mutation caches (src/controller/recording-writer.ts). */
+  writer: KubeWriter;
+  providers: Partial<Record<ProviderName, Provider>>;
+  events: EventRecorder;
+  clock: Clock;
+  log: Logger;
+  /** API writes in flight at once within one fan-out. */
+  writeConcurrency: number;
+  random: () => number;
+  /** Puts a credential's key back on the queue (a provider call settled). */
+  enqueue: (name: string) => void;
+  /** How long one provider call may take, and how many run at once per provider. */
+  providerTimeoutMs: number;
+  providerConcurrency: number;
+  reportProviderCalls?: (provider: ProviderName, inFlight: number, waiting: number) => void;
+}
+
+/** A fan-out write failed in a way worth retrying soon (a conflict, a transient error). */
+export class RetryableFanOutError extends Error {}
+
+export class Reconciler {
+  readonly memories = new CredentialMemories();
+  private readonly act: Executor;
+  private readonly mints: MintRunner;
+  private readonly report: ReportDeps;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.act = new Executor(deps.writer, deps.writeConcurrency);
+    this.report = { writer: deps.writer, events: deps.events };
+    this.mints = new MintRunner({
+      providers: deps.providers,
+      clock: deps.clock,
+      log: deps.log,
+      timeoutMs: deps.providerTimeoutMs,
+      concurrency: deps.providerConcurrency,
+      memories: this.memories,
+      settled: deps.enqueue,
+      report: deps.reportProviderCalls,
+    });
+  }
+
+  async reconcile(name: string): Promise<ReconcileResult> {
+    const credential = this.deps.view.credential(name);
+    if (!credential) {
+      this.memories.forget(name);
+      return {};
+    }
+    const log = this.deps.log.child({ credential: name, reconcileId: Math.random().toString(36).slice(2, 10) });
+    if (credential.metadata.deletionTimestamp) {
+      await this.finalize(credential, log);
+      return {};
+    }
+    if (!credential.metadata.finalizers?.includes(FINALIZER)) {
+      if ((await this.act.addFinalizer(credential)) === 'gone') return {};
+      log.debug('finalizer added');
+    }
+    return this.sync(credential, this.memories.get(name), log);
+  }
+
+  private async sync(credential: RegistryCredential, memory: CredentialMemory, log: Logger): Promise<ReconcileResult> {
+    const now = new Date(this.deps.clock.now());
+    const snapshot = gather({ view: this.deps.view, now, random: this.deps.random }, credential, memory);
+    const facts = baseFacts(snapshot);
+
+    if (!snapshot.validation.ok || !snapshot.credentialInput) {
+      // Terminal until the spec changes: reported, not retried, and nothing published is touched.
+      const invalid = snapshot.validation.ok ? { reason: 'InvalidSpec', message: 'the spec cannot be read' } : snapshot.validation;
+      const published = new Set(snapshot.ours.map((s) => s.metadata.namespace));
+      await this.writeStatus(credential, { ...facts, invalid, targets: credential.status?.targetNamespaces ?? 0, synced: published.size }, memory, log);
+      throw new TerminalError(`invalid spec (${invalid.reason}): ${invalid.message}`);
+    }
+    facts.provider = snapshot.validation.provider;
+
+    const decision = decideCredential(snapshot.credentialInput);
+    this.rememberDecision(snapshot, decision, memory, log);
+    Object.assign(facts, decision.token, { refresh: decision.refresh });
+
+    const publish = decision.publish;
+    if (!publish) {
+      // What is published stays in place: count it as it is.
+      facts.synced = snapshot.targets.filter((ns) => snapshot.existing.get(ns)?.metadata.labels?.[CREDENTIAL_LABEL] === snapshot.name).length;
+      facts.patchedServiceAccounts = credential.status?.patchedServiceAccounts ?? 0;
+      const delay = await this.writeStatus(credential, facts, memory, log);
+      const result = requeueAt(now, wakeTimes(decision), delay);
+      return facts.credentialError ? { ...result, failed: true } : result;
+    }
+
+    // Act: the Secrets first; the ServiceAccounts only where the Secret is in place; stale Secrets last.
+    const template = secretTemplate({
+      credentialName: snapshot.name,
+      credentialUid: credential.metadata.uid ?? '',
+      secretName: snapshot.secretName,
+      dockerConfigJson: publish.dockerConfigJson,
+      expiresAt: publish.expiresAt,
+    });
+    const secretPlan = planSecrets(snapshot, template, memory);
+    const written = await this.act.writeSecrets(secretPlan.writes, template, snapshot.credential.spec.adoptExisting === true, log);
+    const results = [...secretPlan.settled, ...written];
+    await this.rememberSecretResults(credential, results, memory, now, log);
+    const synced = new Set(results.filter((r) => r.synced).map((r) => r.namespace));
+
+    const accountPlan = planServiceAccounts(snapshot, synced);
+    const accountResults = await this.act.editServiceAccounts(accountPlan.edits, log);
+    const failedRemovals = new Set(accountResults.filter((r) => r.failed).flatMap((r) => r.edit.remove.map((n) => `${r.edit.sa.namespace}/${n}`)));
+    await this.act.deleteSecrets(deletableSecrets(accountPlan.staleSecrets, failedRemovals), log);
+
+    // Remembered even where no namespace took it (every target in conflict): it is still the credential
+    // status describes, and a time taken afresh on each reconcile would rewrite status each time.
+    memory.published = { digest: publish.digest, obtainedAt: publish.obtainedAt };
+    facts.synced = synced.size;
+    facts.failed = results.filter((r) => r.failure).map((r) => r.failure!);
+    facts.credential = { registries: publish.registries, expiresAt: publish.expiresAt, obtainedAt: publish.obtainedAt };
+    facts.patchedServiceAccounts = accountPlan.carrying + accountResults.filter((r) => r.edit.add !== undefined && r.carries).length;
+    facts.serviceAccountFailures = accountResults.filter((r) => r.failed).length;
+    facts.missingServiceAccounts = accountPlan.missingServiceAccounts;
+    await this.reportMissingNamespaces(credential, snapshot, memory, log);
+    const delay = await this.writeStatus(credential, facts, memory, log);
+
+    if (results.some((r) => r.retry) || facts.serviceAccountFailures > 0) {
+      // The retry runs the whole reconcile again, status included.
+      throw new RetryableFanOutError(`${facts.targets - facts.synced} namespaces or ${facts.serviceAccountFailures} ServiceAccounts need another try`);
+    }
+    const failed = facts.credentialError !== undefined || facts.failed.length > 0;
+    return { ...requeueAt(now, wakeTimes(decision), delay), ...(failed ? { failed } : {}) };
+  }
+
+  /** Applies what the decision asks of this process's memory, and starts the provider call it asks for. */
+  private rememberDecision(snapshot: Snapshot, decision: CredentialDecision, memory: CredentialMemory, log: Logger): void {
+    if (decision.consumeSettled) memory.mintSettled = undefined;
+    if (decision.abortInFlight && memory.mintInFlight) {
+      memory.mintInFlight.abort.abort();
+      memory.mintInFlight = undefined;
+    }
+    if (decision.readFor) memory.lastMintFor = decision.readFor;
+    memory.refreshPlan = decision.refresh;
+    if (decision.failure) log.warn({ reason: decision.failure.reason, attempts: decision.failure.attempts, retryAt: decision.failure.retryAt }, 'refresh failed');
+    if (decision.recoveredAfter) log.info({ after: decision.recoveredAfter }, 'refresh succeeded after failures');
+    if (decision.startMint) {
+      const { provider } = snapshot.credentialInput!;
+      log.debug({ provider }, 'calling the provider');
+      this.mints.start({ name: snapshot.name, provider, spec: snapshot.credential.spec, sources: this.deps.view.sources, for: decision.startMint }, memory);
+    }
+  }
+
+  private async rememberSecretResults(credential: RegistryCredential, results: NamespaceResult[], memory: CredentialMemory, now: Date, log: Logger): Promise<void> {
+    for (const result of results) {
+      if (result.metUnmanaged) memory.unmanagedConflicts.set(result.namespace, now.getTime());
+      else if (result.synced) memory.unmanagedConflicts.delete(result.namespace);
+      if (result.adopted) {
+        const secretName = credential.spec.secretName ?? credential.metadata.name;
+        await recordEvent(this.report, credential, 'Normal', 'Adopted', `adopted the existing Secret ${secretName} in ${result.namespace} (spec.adoptExisting)`, log);
+      }
+    }
+  }
+
+  /** A Warning when the set of spec.namespaces.names that do not exist changes (and is not empty). */
+  private async reportMissingNamespaces(credential: RegistryCredential, snapshot: Snapshot, memory: CredentialMemory, log: Logger): Promise<void> {
+    const key = snapshot.missingNamespaces.join(',');
+    if (key === (memory.reportedMissingNamespaces ?? '')) return;
+    memory.reportedMissingNamespaces = key;
+    if (key === '') return;
+    const message = `spec.namespaces.names lists namespaces that do not exist: ${snapshot.missingNamespaces.slice(0, 10).join(', ')}; they get the Secret once created`;
+    await recordEvent(this.report, credential, 'Warning', 'NamespacesNotFound', message, log);
+  }
+
+  private async writeStatus(credential: RegistryCredential, facts: ReconcileFacts, memory: CredentialMemory, log: Logger): Promise<number | undefined> {
+    return writeStatus(this.report, credential, computeStatus(credential, facts), memory, this.deps.clock.now(), log);
+  }
+
+  /** Deletion: clean up (or orphan) what we wrote, release the finalizer, forget the credential. */
+  private async finalize(credential: RegistryCredential, log: Logger): Promise<void> {
+    const name = credential.metadata.name;
+    if (!credential.metadata.finalizers?.includes(FINALIZER)) {
+      this.memories.forget(name);
+      return;
+    }
+    const memory = this.memories.get(name);
+    memory.mintInFlight?.abort.abort();
+    const snapshot = gather({ view: this.deps.view, now: new Date(this.deps.clock.now()), random: this.deps.random }, credential, memory);
+    if ((credential.spec.deletionPolicy ?? 'Delete') === 'Delete') {
+      const cleanup = planCleanup(snapshot);
+      const results = await this.act.editServiceAccounts(cleanup.edits, log);
+      if (results.some((r) => r.failed)) throw new RetryableFanOutError('some ServiceAccounts could not be cleaned up; retrying');
+      await this.act.deleteSecrets(cleanup.secrets, log);
+      log.info({ secrets: cleanup.secrets.length, serviceAccounts: results.length }, 'cleaned up');
+    } else {
+      await this.act.orphanSecrets(snapshot.ours);
+      log.info({ secrets: snapshot.ours.length }, 'orphaned');
+    }
+    await this.act.removeFinalizer(credential);
+    this.memories.forget(name);
+  }
+}
+
+function baseFacts(snapshot: Snapshot): ReconcileFacts {
+  return {
+    now: snapshot.now,
+    secretName: snapshot.secretName,
+    targets: snapshot.targets.length,
+    missingNamespaces: snapshot.missingNamespaces,
+    synced: 0,
+    failed: [],
+    patchedServiceAccounts: 0,
+    serviceAccountFailures: 0,
+    missingServiceAccounts: 0,
+  };
+}
+
+/** When the decision needs the credential reconciled again, besides events: its refresh time and its expiry. */
+function wakeTimes(decision: CredentialDecision): (Date | undefined)[] {
+  // While a provider call is under way its settling brings the key back; its refresh time has passed.
+  return decision.awaitingCall ? [decision.wakeAt] : [decision.refresh.nextRefreshTime, decision.wakeAt];
+}
+
+/** Run again at the earliest of these times, or after `delayMs` (a held-back status write) if that is sooner. */
+function requeueAt(now: Date, times: (Date | undefined)[], delayMs?: number): ReconcileResult {
+  const delays = times.filter((t): t is Date => t !== undefined).map((t) => Math.max(0, t.getTime() - now.getTime()));
+  if (delayMs !== undefined) delays.push(delayMs);
+  return delays.length > 0 ? { requeueAfterMs: Math.min(...delays) } : {};
+}
