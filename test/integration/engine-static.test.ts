@@ -42,6 +42,17 @@ async function secretsIn(name: string, nsList: string[]): Promise<(string | unde
   return Promise.all(nsList.map(async (ns) => (await readSecret(ns, name))?.metadata?.name));
 }
 
+/**
+ * What the operator wrote to Secrets named `secretName`, from the control plane's audit log:
+ * "verb namespace response-code", sorted (writes to different namespaces run concurrently).
+ */
+function secretWrites(secretName: string): string[] {
+  return operatorWrites()
+    .filter((e) => e.objectRef?.resource === 'secrets' && e.objectRef.name === secretName)
+    .map((e) => `${e.verb} ${e.objectRef?.namespace} ${e.responseStatus?.code}`)
+    .sort();
+}
+
 beforeAll(async () => {
   operator = startOperator(['--resync-seconds', '2']);
   await operator.waitForLog((l) => l.msg === 'caches synced');
@@ -81,6 +92,8 @@ describe('fan-out of a static credential', () => {
     await waitForPullSecrets(named, [name]);
     await waitForPullSecrets(selected, [name]);
     expect(pullSecretNames(await readServiceAccount(excluded))).toEqual([]);
+    // One Secret written per targeted namespace, once: two creates, nothing in the others, no rewrite.
+    expect(secretWrites(name)).toEqual([`create ${named} 201`, `create ${selected} 201`].sort());
   });
 
   it('targets every namespace when none are named, but system namespaces only when named', async () => {
@@ -295,6 +308,9 @@ describe('the source Secret', () => {
     const described = await kubectl(['describe', 'registrycredential', name]);
     expect(described.stdout).toMatch(/Warning\s+SourceSecretNotFound/);
     expect(described.stdout).not.toContain('pw-dddddd');
+    // Three namespaces: three Secrets created, each updated once for the new password, and none touched
+    // when the source went away.
+    expect(secretWrites(name)).toEqual(nsList.flatMap((ns) => [`create ${ns} 201`, `update ${ns} 200`]).sort());
   });
 });
 
