@@ -14,11 +14,20 @@ let operator: OperatorProcess;
 let metricsPort: number;
 const resources = new TestResources();
 
-/** Every reconcile the operator has finished, whatever its result (regcred_reconcile_total has no credential label). */
-async function reconciles(): Promise<number> {
+async function scrape(): Promise<ReturnType<typeof parseExposition>> {
   const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) });
   expect(res.status).toBe(200);
-  return samplesOf(parseExposition(await res.text()), 'regcred_reconcile_total').reduce((sum, s) => sum + s.value, 0);
+  return parseExposition(await res.text());
+}
+
+/** Every reconcile the operator has finished, whatever its result (regcred_reconcile_total has no credential label). */
+async function reconciles(): Promise<number> {
+  return samplesOf(await scrape(), 'regcred_reconcile_total').reduce((sum, s) => sum + s.value, 0);
+}
+
+/** The RegistryCredentials the operator knows (one regcred_credential_ready sample each). */
+async function credentialsKnown(): Promise<string[]> {
+  return samplesOf(await scrape(), 'regcred_credential_ready').map((s) => s.labels.credential ?? '');
 }
 
 /** The reconcile count once it has not moved for 1.5 s (the queue is idle). */
@@ -121,8 +130,22 @@ describe('namespace events', () => {
     expect(await settledReconciles()).toBe(before);
 
     before = await settledReconciles();
+    const writesBefore = operatorWrites().length;
+    const known = await credentialsKnown();
+    expect(known).toEqual(expect.arrayContaining(resources.credentials));
     await labelNamespace(ns, { [label]: 'yes' });
     await waitFor(`${c} in ${ns}/default`, async () => pullSecretNames(await readServiceAccount(ns)).includes(c));
-    expect((await settledReconciles()) - before).toBeGreaterThanOrEqual(1);
+    // A label change wakes every credential (c, and those of the test before), then c's own writes come
+    // back as events: at least one reconcile per credential.
+    expect((await settledReconciles()) - before).toBeGreaterThanOrEqual(known.length);
+    // Served with one Secret and one ServiceAccount patch; the others, woken, found nothing to write.
+    const writes = operatorWrites().slice(writesBefore);
+    expect(
+      writes
+        .filter((w) => w.objectRef?.namespace === ns)
+        .map((w) => `${w.verb} ${w.objectRef?.resource} ${w.objectRef?.name} ${w.responseStatus?.code}`)
+        .sort(),
+    ).toEqual([`create secrets ${c} 201`, 'patch serviceaccounts default 200']);
+    expect(writes.filter((w) => w.objectRef?.resource === 'registrycredentials' && w.objectRef.name !== c)).toEqual([]);
   }, 150_000);
 });

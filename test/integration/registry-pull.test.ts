@@ -3,28 +3,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOperator, uniqueName, waitFor, type OperatorProcess } from '../support/cluster.js';
-import {
-  createCredential,
-  createNamespace,
-  createSourceSecret,
-  deleteCredential,
-  deleteNamespace,
-  deleteSourceSecret,
-  dockerConfig,
-  readSecret,
-  replaceSourceSecret,
-  waitForCondition,
-  waitForCredentialGone,
-} from '../support/fixtures.js';
+import { dockerConfig, readSecret, replaceSourceSecret, waitForCondition, TestResources } from '../support/fixtures.js';
 import { buildOciLayout, inspectWithAuthfile, pushImage, startRegistry, type TestRegistry } from '../support/registry.js';
 
 const PULLER = 'puller';
 const PULLER_PASSWORD = `pw-${uniqueName('x')}`;
 let registry: TestRegistry;
 let operator: OperatorProcess;
-const ns = uniqueName('pull');
-const source = uniqueName('src');
-const credential = uniqueName('registry');
+const resources = new TestResources();
+let ns: string;
+let source: string;
+let credential: string;
 
 /** Writes the .dockerconfigjson the operator published in the namespace to a file, as the kubelet would use it. */
 async function publishedAuthfile(): Promise<string> {
@@ -39,27 +28,28 @@ async function publishedAuthfile(): Promise<string> {
 beforeAll(async () => {
   registry = await startRegistry({ [PULLER]: PULLER_PASSWORD, pusher: 'push-secret' });
   await pushImage(buildOciLayout(), registry.host, 'team/app', 'pusher', 'push-secret');
-  await createNamespace(ns);
-  await createSourceSecret(source, { username: PULLER, password: PULLER_PASSWORD });
+  ns = await resources.namespace('pull');
+  source = await resources.source({ username: PULLER, password: PULLER_PASSWORD });
   operator = startOperator();
   await operator.waitForLog((l) => l.msg === 'caches synced');
 }, 60_000);
 
 afterAll(async () => {
-  await deleteCredential(credential);
-  await waitForCredentialGone(credential).catch(() => undefined);
+  await resources.deleteCredentials();
   await operator?.stop();
   await registry?.stop();
-  await deleteSourceSecret(source);
-  await deleteNamespace(ns);
-});
+  await resources.deleteSourcesAndNamespaces();
+}, 120_000);
 
 describe('a published pull secret against a real registry', () => {
   it('pulls with the Secret the operator wrote, and fails with 401 once the credential is wrong', async () => {
-    await createCredential(credential, {
-      static: { registry: registry.host, credentialsSecretRef: { name: source } },
-      namespaces: { names: [ns] },
-    });
+    credential = await resources.credential(
+      {
+        static: { registry: registry.host, credentialsSecretRef: { name: source } },
+        namespaces: { names: [ns] },
+      },
+      'registry',
+    );
     await waitForCondition(credential, 'Ready', 'True');
 
     const ok = await inspectWithAuthfile(await publishedAuthfile(), registry.host, 'team/app');

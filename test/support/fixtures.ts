@@ -158,21 +158,45 @@ export interface AuditEvent {
   stage: string;
   verb: string;
   user: { username: string };
+  /** RFC 3339 with microseconds, fixed width: sorts as text. */
+  requestReceivedTimestamp: string;
   objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
   responseStatus?: { code?: number };
 }
 
 const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
-/** Every write request the operator's identity has sent, read from the control plane's audit log. */
-export function operatorWrites(): AuditEvent[] {
+/**
+ * Every request the control plane has answered, read from its audit log (every request, at Metadata
+ * level: who, verb, object, response code), in the log's order: the order the answers completed.
+ */
+export function auditEvents(): AuditEvent[] {
   const path = process.env.REGCRED_TEST_AUDIT_LOG;
   if (!path) throw new Error('REGCRED_TEST_AUDIT_LOG is not set: the harness starts the control plane with --audit-log');
   return readFileSync(path, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as AuditEvent)
-    .filter((e) => e.stage === 'ResponseComplete' && e.user.username === OPERATOR_USER && WRITE_VERBS.has(e.verb));
+    .filter((e) => e.stage === 'ResponseComplete');
+}
+
+/**
+ * The same events in the order the requests arrived. The log is in the order the answers completed, and
+ * a client that sends its next request on an answer may do so a moment before the server logs that
+ * answer: to read one client's sequence of requests, sort them.
+ */
+export function inArrivalOrder(events: readonly AuditEvent[]): AuditEvent[] {
+  return [...events].sort((a, b) => (a.requestReceivedTimestamp < b.requestReceivedTimestamp ? -1 : a.requestReceivedTimestamp > b.requestReceivedTimestamp ? 1 : 0));
+}
+
+/** Every request the operator's identity has sent (reads included), read from the control plane's audit log. */
+export function operatorRequests(): AuditEvent[] {
+  return auditEvents().filter((e) => e.user.username === OPERATOR_USER);
+}
+
+/** Every write request the operator's identity has sent, read from the control plane's audit log. */
+export function operatorWrites(): AuditEvent[] {
+  return operatorRequests().filter((e) => WRITE_VERBS.has(e.verb));
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -45,7 +45,7 @@ interface Container {
     privileged?: boolean;
     capabilities?: { drop?: string[]; add?: string[] };
   };
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 
 interface Deployment extends Manifest {
@@ -188,6 +188,7 @@ describe('config/default, as rendered by kubectl kustomize', () => {
     it('gives Node a writable /tmp on an emptyDir', () => {
       const mount = container.volumeMounts?.find((m) => m.mountPath === '/tmp');
       expect(mount).toBeDefined();
+      expect(mount?.readOnly ?? false).toBe(false);
       expect(deployment.spec.template.spec.volumes?.find((v) => v.name === mount?.name)?.emptyDir).toBeDefined();
     });
 

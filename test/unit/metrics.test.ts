@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { V1Secret } from '@kubernetes/client-node';
 import { Writable } from 'node:stream';
-import { register as globalRegistry } from 'prom-client';
+import { Gauge, Histogram, register as globalRegistry } from 'prom-client';
 import type { RegistryCredential, RegistryCredentialStatus } from '../../src/api/types.js';
 import { observeReconcile, type ControllerObserver, type ControllerState, type ReconcileOutcome } from '../../src/controller/observer.js';
 import { ExponentialRateLimiter } from '../../src/controller/rate-limiter.js';
@@ -149,8 +149,11 @@ describe('createMetrics: per-credential gauges, computed at scrape time', () => 
     const body = await metrics.registry.metrics();
     expect(body).not.toContain(sentinel);
     const labelled = parseExposition(body).filter((s) => s.name.startsWith('regcred_credential_'));
-    expect(labelled.length).toBeGreaterThan(0);
-    for (const sample of labelled) expect(sample.labels).toEqual({ credential: 'team-a' });
+    // A status with conditions and no counts or times: just whether it is ready, and its failed attempts (none).
+    expect(labelled.map((s) => [s.name, s.labels, s.value])).toEqual([
+      ['regcred_credential_ready', { credential: 'team-a' }, 0],
+      ['regcred_credential_failed_refresh_attempts', { credential: 'team-a' }, 0],
+    ]);
   });
 
   it('reads queue depth and informer state at each scrape', async () => {
@@ -197,8 +200,8 @@ describe('createMetrics: registries and default metrics', () => {
   it('registers the GC and event loop metrics in its own registry', () => {
     const { registry } = createMetrics();
     // GC samples appear only once a collection has been observed; the histogram is there from the start.
-    expect(registry.getSingleMetric('nodejs_gc_duration_seconds')).toBeDefined();
-    expect(registry.getSingleMetric('nodejs_eventloop_lag_p99_seconds')).toBeDefined();
+    expect(registry.getSingleMetric('nodejs_gc_duration_seconds')).toBeInstanceOf(Histogram);
+    expect(registry.getSingleMetric('nodejs_eventloop_lag_p99_seconds')).toBeInstanceOf(Gauge);
   });
 
   it('leaves out the default metrics when asked', async () => {
@@ -422,10 +425,11 @@ describe('instrumentWriter', () => {
       calls.map((c) => `${c.resource} ${c.verb} success=0`).sort(),
     );
     const ok = metrics.instrumentWriter(fakeWriter());
-    const conflicting = metrics.instrumentWriter(fakeWriter(new KubeApiError('Conflict', 409, 'conflict')));
+    const conflict = new KubeApiError('Conflict', 409, 'conflict');
+    const conflicting = metrics.instrumentWriter(fakeWriter(conflict));
     await ok.createSecret(secret);
     await ok.createSecret(secret);
-    await conflicting.patchServiceAccount('ns', 'default', {}).catch(() => undefined);
+    await expect(conflicting.patchServiceAccount('ns', 'default', {})).rejects.toBe(conflict);
     const samples = await scrape(metrics);
     expect(valueOf(samples, 'regcred_api_writes_total', { resource: 'secrets', verb: 'create', outcome: 'success' })).toBe(2);
     expect(valueOf(samples, 'regcred_api_writes_total', { resource: 'serviceaccounts', verb: 'patch', outcome: 'conflict' })).toBe(1);
@@ -485,10 +489,11 @@ describe('instrumentProvider', () => {
   it('feeds regcred_provider_mint_calls_total and the duration histogram, by provider', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const ecr = metrics.instrumentProvider(provider(() => Promise.resolve(minted)));
-    const failing = metrics.instrumentProvider({ name: 'gcr', mint: () => Promise.reject(new ProviderError('Unavailable', 'down', true)) });
+    const down = new ProviderError('Unavailable', 'down', true);
+    const failing = metrics.instrumentProvider({ name: 'gcr', mint: () => Promise.reject(down) });
     await ecr.mint({}, { namespace: 'n', get: () => undefined }, new AbortController().signal);
-    await failing.mint({}, { namespace: 'n', get: () => undefined }, new AbortController().signal).catch(() => undefined);
-    await failing.mint({}, { namespace: 'n', get: () => undefined }, new AbortController().signal).catch(() => undefined);
+    await expect(failing.mint({}, { namespace: 'n', get: () => undefined }, new AbortController().signal)).rejects.toBe(down);
+    await expect(failing.mint({}, { namespace: 'n', get: () => undefined }, new AbortController().signal)).rejects.toBe(down);
     const samples = await scrape(metrics);
     expect(valueOf(samples, 'regcred_provider_mint_calls_total', { provider: 'ecr', result: 'success' })).toBe(1);
     expect(valueOf(samples, 'regcred_provider_mint_calls_total', { provider: 'ecr', result: 'error' })).toBe(0);
