@@ -62,6 +62,8 @@ export interface CredentialDecision {
   publish?: Publishable;
   /** Start a provider call for this (outside the workers). */
   startMint?: MintFor;
+  /** That call is for a changed spec or source (what stays published meanwhile was made for the old one). */
+  mintForChange?: boolean;
   /** The call in flight was made for an older spec or source: stop it. */
   abortInFlight?: boolean;
   /** The settled call's result has been used (or is stale): drop it from memory. */
@@ -228,9 +230,15 @@ function decideExpiring(input: CredentialInput): CredentialDecision {
         failedAttempts: plan.failedAttempts,
       }));
   const waiting = inFlightCurrent || due;
-  const base = { consumeSettled, abortInFlight, startMint: due ? current : undefined, refresh: plan, awaitingCall: waiting };
+  const forChange = due ? specChanged || sourceChanged || abortInFlight : inFlightCurrent && inFlight.forChange === true;
+  const base = { consumeSettled, abortInFlight, startMint: due ? current : undefined, mintForChange: due ? forChange : undefined, refresh: plan, awaitingCall: waiting };
 
   const keep = heldPublishable();
+  if (keep && forChange) {
+    // The spec (or source) changed and its credential is on its way: what is published serves meanwhile,
+    // but it is not yet what the spec asks for, and status must not say Ready for this generation.
+    return { ...base, publish: keep, token: { minting: { provider, since: inFlightCurrent ? inFlight.startedAt : now } }, wakeAt: keep.expiresAt };
+  }
   if (keep) {
     // Still failing, waiting for the next attempt: TokenAvailable says so until an attempt succeeds.
     const token = getCondition(previous.conditions, 'TokenAvailable');

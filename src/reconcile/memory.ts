@@ -11,6 +11,8 @@ export interface MintFor {
 export interface MintInFlight extends MintFor {
   startedAt: Date;
   abort: AbortController;
+  /** Started because the spec or the source changed: what is published meanwhile was made for the old one. */
+  forChange?: boolean;
 }
 
 export type MintSettled = MintFor & { at: Date } & ({ ok: true; credential: ProviderCredential } | { ok: false; error: ProviderError });

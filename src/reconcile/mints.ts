@@ -27,6 +27,8 @@ export interface MintRequest {
   spec: RegistryCredentialSpec;
   sources: SourceReader;
   for: MintFor;
+  /** Started because the spec or the source changed. */
+  forChange?: boolean;
 }
 
 /**
@@ -51,7 +53,7 @@ export class MintRunner {
   start(request: MintRequest, memory: CredentialMemory): void {
     if (memory.mintInFlight) return;
     const abort = new AbortController();
-    memory.mintInFlight = { ...request.for, startedAt: new Date(this.deps.clock.now()), abort };
+    memory.mintInFlight = { ...request.for, startedAt: new Date(this.deps.clock.now()), abort, forChange: request.forChange };
     memory.lastMintFor = request.for;
     const limit = this.limitFor(request.provider);
     const run = limit(() => this.call(request, abort.signal));

@@ -175,7 +175,10 @@ export class Reconciler {
     if (decision.startMint) {
       const { provider } = snapshot.credentialInput!;
       log.debug({ provider }, 'calling the provider');
-      this.mints.start({ name: snapshot.name, provider, spec: snapshot.credential.spec, sources: this.deps.view.sources, for: decision.startMint }, memory);
+      this.mints.start(
+        { name: snapshot.name, provider, spec: snapshot.credential.spec, sources: this.deps.view.sources, for: decision.startMint, forChange: decision.mintForChange },
+        memory,
+      );
     }
   }
 

@@ -65,8 +65,10 @@ function tokenCondition(f: ReconcileFacts): ConditionValue {
     const { status, reason, message } = f.keptTokenCondition;
     return { status, reason, message };
   }
-  if (f.minting && !f.credential) {
-    return { status: 'Unknown', reason: 'Minting', message: `waiting for the ${f.minting.provider} provider (call started at ${toKubeTime(f.minting.since)})` };
+  if (f.minting) {
+    const waiting = `waiting for the ${f.minting.provider} provider (call started at ${toKubeTime(f.minting.since)})`;
+    const meanwhile = f.credential ? ' for the changed spec; the credential published before stays in place meanwhile' : '';
+    return { status: 'Unknown', reason: 'Minting', message: `${waiting}${meanwhile}` };
   }
   if (f.refreshError && f.credential) {
     const until = f.credential.expiresAt ? ` until ${toKubeTime(f.credential.expiresAt)}` : '';

@@ -27,6 +27,7 @@ import {
   TestResources,
 } from '../support/fixtures.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
+import { awsTestEnv } from '../support/provider-env.js';
 import type { RegistryCredentialSpec } from '../../src/api/types.js';
 
 const REGION = 'eu-west-1';
@@ -54,25 +55,7 @@ const resources = new TestResources();
 
 /** The operator's environment: only moto, and only the credential source a case gives it. */
 function awsEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return {
-    AWS_ENDPOINT_URL: undefined,
-    AWS_ENDPOINT_URL_ECR: moto.url,
-    AWS_ENDPOINT_URL_STS: moto.url,
-    AWS_REGION: REGION,
-    AWS_DEFAULT_REGION: undefined,
-    AWS_ACCESS_KEY_ID: undefined,
-    AWS_SECRET_ACCESS_KEY: undefined,
-    AWS_SESSION_TOKEN: undefined,
-    AWS_PROFILE: undefined,
-    AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
-    AWS_ROLE_ARN: undefined,
-    AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
-    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
-    AWS_CONFIG_FILE: join(stateDir, 'no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(stateDir, 'no-aws-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    ...extra,
-  };
+  return awsTestEnv(moto.url, stateDir, REGION, extra);
 }
 
 async function runOperator(env: NodeJS.ProcessEnv): Promise<void> {

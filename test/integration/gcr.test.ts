@@ -28,6 +28,7 @@ import {
   type IssuedToken,
   type ServiceAccountKeyPair,
 } from '../support/google-token-server.js';
+import { googleTestEnv } from '../support/provider-env.js';
 
 const EXPIRES_AT = 'regcred.io/expires-at';
 const METADATA_ACCOUNT = 'regcred-operator@regcred-test.iam.gserviceaccount.com';
@@ -90,15 +91,7 @@ beforeAll(async () => {
   server = await startGoogleTokenServer({ lifetimeSeconds: LIFETIME_SECONDS, metadataAccount: METADATA_ACCOUNT });
   server.addWorkloadIdentityPool({ audience: AUDIENCE, subjectToken: SUBJECT_TOKEN });
   dir = mkdtempSync(join(tmpdir(), 'regcred-gcr-'));
-  operator = startOperator(['--resync-seconds', '2'], {
-    // Test-only: Google's OAuth and STS endpoints, and the metadata server, are the local stand-in.
-    REGCRED_GOOGLE_TOKEN_URL: server.url,
-    GCE_METADATA_HOST: server.metadataHost,
-    // Application Default Credentials from the metadata server only, never from this machine's gcloud.
-    GOOGLE_APPLICATION_CREDENTIALS: '',
-    CLOUDSDK_CONFIG: join(dir, 'gcloud'),
-    GOOGLE_CLOUD_PROJECT: 'regcred-test',
-  });
+  operator = startOperator(['--resync-seconds', '2'], googleTestEnv(server, dir));
   await operator.waitForLog((l) => l.msg === 'caches synced');
 });
 

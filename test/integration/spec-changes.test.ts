@@ -28,6 +28,7 @@ import {
   TestResources,
 } from '../support/fixtures.js';
 import { generateServiceAccountKey, startGoogleTokenServer, type GoogleTokenServer } from '../support/google-token-server.js';
+import { googleTestEnv } from '../support/provider-env.js';
 
 const MANAGED_BY = 'app.kubernetes.io/managed-by';
 const CREDENTIAL = 'regcred.io/credential';
@@ -42,14 +43,7 @@ const resources = new TestResources();
 beforeAll(async () => {
   google = await startGoogleTokenServer({ lifetimeSeconds: 1800 });
   dir = mkdtempSync(join(tmpdir(), 'regcred-spec-changes-'));
-  operator = startOperator(['--resync-seconds', '600'], {
-    // Test-only: Google's OAuth endpoint is the local stand-in (as in gcr.test.ts).
-    REGCRED_GOOGLE_TOKEN_URL: google.url,
-    GCE_METADATA_HOST: google.metadataHost,
-    GOOGLE_APPLICATION_CREDENTIALS: '',
-    CLOUDSDK_CONFIG: join(dir, 'gcloud'),
-    GOOGLE_CLOUD_PROJECT: 'regcred-test',
-  });
+  operator = startOperator(['--resync-seconds', '600'], googleTestEnv(google, dir));
   await operator.waitForLog((l) => l.msg === 'caches synced');
 });
 

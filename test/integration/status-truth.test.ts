@@ -28,6 +28,7 @@ import {
 } from '../support/fixtures.js';
 import { generateServiceAccountKey, startGoogleTokenServer, type GoogleTokenServer } from '../support/google-token-server.js';
 import { parseExposition, samplesOf, valueOf, type Sample } from '../support/prometheus.js';
+import { googleTestEnv } from '../support/provider-env.js';
 
 const EXPIRES_AT = 'regcred.io/expires-at';
 /** Lifetime of the tokens the stand-in issues: refreshed at about half of it (10 s ± 2 s). */
@@ -81,13 +82,7 @@ function describeCondition(c: Pick<Condition, 'status' | 'reason'> | undefined):
 beforeAll(async () => {
   server = await startGoogleTokenServer({ lifetimeSeconds: LIFETIME_SECONDS });
   dir = mkdtempSync(join(tmpdir(), 'regcred-truth-'));
-  operator = startOperator(['--resync-seconds', '600'], {
-    REGCRED_GOOGLE_TOKEN_URL: server.url,
-    // Application Default Credentials never come from this machine.
-    GOOGLE_APPLICATION_CREDENTIALS: '',
-    CLOUDSDK_CONFIG: join(dir, 'gcloud'),
-    GOOGLE_CLOUD_PROJECT: 'regcred-test',
-  });
+  operator = startOperator(['--resync-seconds', '600'], googleTestEnv(server, dir));
   metricsPort = (await operator.waitForLog((l) => l.msg === 'metrics server listening')).port as number;
   await operator.waitForLog((l) => l.msg === 'caches synced');
 });

@@ -151,9 +151,19 @@ describe('decideCredential: expiring providers', () => {
       want: { publish: undefined, startMint: false, token: 'Expired', attempts: 4 },
     },
     {
-      name: 'a changed source Secret calls for a new credential at once',
+      name: 'a changed source Secret calls for a new credential at once; the old one serves meanwhile, but is not claimed as current',
       in: input({ previous: PUBLISHED, held: held('t1', at(HOUR)), memory: { lastMintFor: { ...CURRENT, sourceVersion: '7' } } }),
-      want: { publish: 't1', startMint: true, token: 'CredentialAvailable', attempts: 0 },
+      want: { publish: 't1', startMint: true, token: 'Minting', attempts: 0 },
+    },
+    {
+      name: "a spec change's call is under way: still Minting",
+      in: input({ previous: PUBLISHED, held: held('t1', at(HOUR)), memory: { lastMintFor: CURRENT, mintInFlight: { ...CURRENT, startedAt: at(-1), abort: new AbortController(), forChange: true } } }),
+      want: { publish: 't1', startMint: false, token: 'Minting', attempts: 0 },
+    },
+    {
+      name: 'a scheduled refresh is under way: the published credential is current, CredentialAvailable',
+      in: input({ previous: PUBLISHED, held: held('t1', at(HOUR)), memory: { lastMintFor: CURRENT, mintInFlight: { ...CURRENT, startedAt: at(-1), abort: new AbortController() } } }),
+      want: { publish: 't1', startMint: false, token: 'CredentialAvailable', attempts: 0 },
     },
   ])('$name', ({ in: given, want }) => {
     expect(summary(decideCredential(given))).toEqual(want);
