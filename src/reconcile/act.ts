@@ -183,7 +183,7 @@ function secretWriteFailure(namespace: string, secretName: string, err: unknown,
   if (isKind(err, 'NotFound') && /namespaces? .*not found/i.test(message)) return fail('NamespaceGone', `namespace ${namespace} no longer exists`, false);
   if (isKind(err, 'Invalid')) {
     // Retrying the same write cannot help: it waits for the spec (or the namespace) to change.
-    return fail('WriteRejected', `the API server rejected Secret ${secretName} in ${namespace}: ${message}; fix the spec, this write is not retried until something changes`, false);
+    return fail('WriteRejected', `the API server rejected Secret ${secretName} in ${namespace}: ${message}; the same write is not retried until the spec, its source Secret or the namespace changes`, false);
   }
   log.warn({ namespace, err: message }, 'secret write failed');
   const kind = err instanceof KubeApiError ? err.kind : 'Unknown';

@@ -19,7 +19,9 @@ import {
   deleteCredential,
   dockerConfig,
   getCredential,
+  operatorRequests,
   patchCredentialSpec,
+  replaceSourceSecret,
   readSecret,
   sleep,
   waitForCondition,
@@ -301,4 +303,32 @@ describe('metrics', () => {
     const staticCalls = samplesOf(samples, 'regcred_provider_mint_calls_total', { provider: 'static' }).filter((s) => s.value !== 0);
     expect(staticCalls).toEqual([]);
   });
+});
+
+describe('a Secret the API server refuses (HTTP 422)', () => {
+  it('reports WriteRejected with the reason, does not retry the same write, and recovers when the source changes', async () => {
+    const ns = await resources.namespace('truth-422');
+    // A password of 480,000 bytes fits its source Secret, but the pull Secret repeats it in "auth" (base64):
+    // about 1.12 MB, over the 1 MiB a Secret may hold.
+    const src = await resources.source({ username: 'big', password: 'p'.repeat(480_000) });
+    const name = await resources.credential({ static: { registry: REGISTRY, credentialsSecretRef: { name: src } }, namespaces: { names: [ns] } }, 'truth-422');
+    const rejected = await waitForCondition(name, 'SecretsSynced', 'False', 'WriteRejected');
+    expect(rejected.status?.failedNamespaces).toHaveLength(1);
+    expect(rejected.status?.failedNamespaces?.[0]).toMatchObject({ namespace: ns, reason: 'WriteRejected' });
+    expect(rejected.status?.failedNamespaces?.[0]?.message).toContain('Too long: may not be more than 1048576 bytes');
+    expect(rejected.status?.failedNamespaces?.[0]?.message).toContain('the same write is not retried until the spec, its source Secret or the namespace changes');
+    expect(await readSecret(ns, name)).toBeUndefined();
+
+    // Settled: the same create is not tried again and again.
+    const creates = (): number => operatorRequests().filter((e) => e.verb === 'create' && e.objectRef?.resource === 'secrets' && e.objectRef?.namespace === ns).length;
+    await sleep(2_000);
+    const settled = creates();
+    expect(settled).toBeGreaterThanOrEqual(1);
+    await sleep(5_000);
+    expect(creates()).toBe(settled);
+
+    await replaceSourceSecret(src, { username: 'big', password: uniqueName('pw-small') });
+    await waitForCondition(name, 'Ready', 'True');
+    expect(Object.keys(dockerConfig(await readSecret(ns, name))?.auths ?? {})).toEqual([REGISTRY]);
+  }, 60_000);
 });
