@@ -80,7 +80,7 @@ export interface CredentialDecision {
    */
   awaitingCall?: boolean;
   /** For the log: a provider failure this reconcile took in, or a recovery after failures. */
-  failure?: { reason: string; attempts: number; retryAt?: Date };
+  failure?: { reason: string; message: string; attempts: number; retryAt?: Date };
   recoveredAfter?: number;
 }
 
@@ -160,7 +160,7 @@ function decideStatic(input: CredentialInput): CredentialDecision {
     readFor: current,
     refresh: { nextRefreshTime: cronNext, failedAttempts: attempts },
     token: { credentialError: { reason: failure.reason, message: failure.message } },
-    failure: counted ? undefined : { reason: failure.reason, attempts },
+    failure: counted ? undefined : { reason: failure.reason, message: failure.message, attempts },
   };
 }
 
@@ -201,7 +201,7 @@ function decideExpiring(input: CredentialInput): CredentialDecision {
     const attempts = plan.failedAttempts + 1;
     const retryAt = nextRetryAfterFailure({ now, attempts, random: input.random });
     const refresh = { failedAttempts: attempts, nextRefreshTime: retryAt };
-    const failure = { reason: error.reason, attempts, retryAt };
+    const failure = { reason: error.reason, message: error.message, attempts, retryAt };
     const keep = heldPublishable();
     if (keep) {
       // The last good credential stays in place, and keeps serving new namespaces, until it expires.

@@ -170,7 +170,7 @@ export class Reconciler {
     }
     if (decision.readFor) memory.lastMintFor = decision.readFor;
     memory.refreshPlan = decision.refresh;
-    if (decision.failure) log.warn({ reason: decision.failure.reason, attempts: decision.failure.attempts, retryAt: decision.failure.retryAt }, 'refresh failed');
+    if (decision.failure) log.warn(decision.failure, 'refresh failed');
     if (decision.recoveredAfter) log.info({ after: decision.recoveredAfter }, 'refresh succeeded after failures');
     if (decision.startMint) {
       const { provider } = snapshot.credentialInput!;
