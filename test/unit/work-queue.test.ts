@@ -433,7 +433,10 @@ describe('runWorkers', () => {
     await finished;
   });
 
-  it('a reported failure with its own retry time runs again then, without the rate limiter', async () => {
+  it.each<{ name: string; first: ReconcileResult }>([
+    { name: 'after a success', first: { requeueAfterMs: 5_000 } },
+    { name: 'after a failure reported with its own retry time, without the rate limiter', first: { requeueAfterMs: 30_000, failed: true } },
+  ])('runs a key again after requeueAfterMs $name', async ({ first }) => {
     const { clock, queue } = makeQueue();
     let runs = 0;
     const finished = runWorkers(
@@ -442,39 +445,14 @@ describe('runWorkers', () => {
       async (): Promise<ReconcileResult> => {
         await Promise.resolve();
         runs++;
-        return runs === 1 ? { requeueAfterMs: 30_000, failed: true } : {};
+        return runs === 1 ? first : {};
       },
       () => undefined,
     );
     queue.add('a');
     await settle();
     expect(queue.numRequeues('a')).toBe(0);
-    clock.advance(29_999);
-    await settle();
-    expect(runs).toBe(1);
-    clock.advance(1);
-    await settle();
-    expect(runs).toBe(2);
-    queue.shutDown();
-    await finished;
-  });
-
-  it('runs a key again after requeueAfterMs on success', async () => {
-    const { clock, queue } = makeQueue();
-    let runs = 0;
-    const finished = runWorkers(
-      queue,
-      1,
-      async (): Promise<ReconcileResult> => {
-        await Promise.resolve();
-        runs++;
-        return runs === 1 ? { requeueAfterMs: 5_000 } : {};
-      },
-      () => undefined,
-    );
-    queue.add('a');
-    await settle();
-    clock.advance(4_999);
+    clock.advance(first.requeueAfterMs! - 1);
     await settle();
     expect(runs).toBe(1);
     clock.advance(1);
