@@ -164,7 +164,7 @@ describe('README.md, run as written', () => {
     expect(markdown).toContain(`With ${words[targets]} namespaces labelled \`${label}\``);
 
     const namespaces = Array.from({ length: targets }, () => uniqueName('readme-example'));
-    cleanups.push(() => kubectl(['delete', 'namespace', ...namespaces, '--ignore-not-found', '--wait=false']));
+    cleanups.push(() => kubectl(['delete', 'namespace', ...namespaces, '--ignore-not-found', '--timeout=60s']));
     for (const ns of namespaces) {
       const created = await kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels } }) });
       expect(created.stderr).toBe('');
