@@ -256,18 +256,27 @@ describe('config/default, as rendered by kubectl kustomize', () => {
 });
 
 describe('config/samples, as `kubectl apply -f config/samples/` reads them', () => {
-  it('holds one RegistryCredential per provider, and the static one has its source Secret', () => {
-    const files = readdirSync(join(REPO_ROOT, 'config', 'samples')).filter((f) => f.endsWith('.yaml'));
-    const objects = files
-      .flatMap((f) => loadAll(readFileSync(join(REPO_ROOT, 'config', 'samples', f), 'utf8')) as (Manifest | null)[])
-      .filter((m): m is Manifest => m !== null) as (Manifest & { spec?: Record<string, unknown> })[];
-    const credentials = objects.filter((o) => o.kind === 'RegistryCredential');
+  type Sample = Manifest & { spec?: Record<string, unknown> };
+  const read = (file: string): Sample[] =>
+    (loadAll(readFileSync(join(REPO_ROOT, 'config', 'samples', file), 'utf8')) as (Sample | null)[]).filter((m): m is Sample => m !== null);
+
+  it('holds one RegistryCredential per provider beside the quick start', () => {
+    const files = readdirSync(join(REPO_ROOT, 'config', 'samples')).filter((f) => f.endsWith('.yaml') && f !== 'quickstart.yaml');
+    const credentials = files.flatMap(read).filter((o) => o.kind === 'RegistryCredential');
     const providers = credentials.map((c) => ['ecr', 'gcr', 'static'].filter((p) => c.spec?.[p] !== undefined));
     expect(providers.sort()).toEqual([['ecr'], ['gcr'], ['static']]);
     for (const credential of credentials) expect(credential.metadata.namespace).toBeUndefined();
+  });
 
-    const staticSpec = credentials.find((c) => c.spec?.static)?.spec?.static as { credentialsSecretRef: { name: string } };
-    const source = objects.find((o) => o.kind === 'Secret' && o.metadata.name === staticSpec.credentialsSecretRef.name);
+  it('the quick start brings its source Secret and the namespaces it selects (test/integration/quickstart.test.ts applies it)', () => {
+    const objects = read('quickstart.yaml');
+    const credentials = objects.filter((o) => o.kind === 'RegistryCredential');
+    expect(credentials).toHaveLength(1);
+    const spec = credentials[0]!.spec as { static: { credentialsSecretRef: { name: string } }; namespaces: { selector: { matchLabels: Record<string, string> } } };
+    const source = objects.find((o) => o.kind === 'Secret' && o.metadata.name === spec.static.credentialsSecretRef.name);
     expect(source?.metadata.namespace).toBe(DEFAULT_OPERATOR_NAMESPACE);
+    const namespaces = objects.filter((o) => o.kind === 'Namespace');
+    expect(namespaces.length).toBeGreaterThan(0);
+    for (const ns of namespaces) expect((ns.metadata as { labels?: Record<string, string> }).labels).toMatchObject(spec.namespaces.selector.matchLabels);
   });
 });
