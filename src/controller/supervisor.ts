@@ -21,7 +21,7 @@ export function restartDelay(attempt: number): number {
 
 /**
  * Keeps one client-node informer running. A client-node informer stops for
- * good after most errors (FACTS.md); this restarts it with backoff, and
+ * good after most errors (all but 410 Gone); this restarts it with backoff, and
  * reports it unhealthy while it is down.
  */
 export class SupervisedInformer<T extends KubernetesObject> {

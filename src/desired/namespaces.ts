@@ -1,5 +1,5 @@
 /**
- * Which namespaces receive the pull Secret (API.md §1): (names ∪ selector matches, or every namespace
+ * Which namespaces receive the pull Secret (docs/reference.md): (names ∪ selector matches, or every namespace
  * when both are absent) − exclude − namespaces being deleted; system namespaces only by name.
  */
 import { SYSTEM_NAMESPACES } from '../api/constants.js';

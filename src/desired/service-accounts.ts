@@ -1,6 +1,6 @@
 /**
  * Edits to ServiceAccount.imagePullSecrets. The list is atomic (no merge key), so every edit is a
- * read-modify-write of the whole list guarded by resourceVersion (see FACTS.md). The operator records
+ * read-modify-write of the whole list guarded by resourceVersion (docs/adr/0002). The operator records
  * the names it added in an annotation and only ever removes what that record lists: an entry a person
  * or another controller put there is never removed, even when it has the same name as ours.
  */

@@ -270,7 +270,7 @@ export function registryHost(registryId: string, region: string): string {
 
 /**
  * authorizationData → what to publish. One token serves every registry the
- * principal may read in the region (FACTS.md), so the first entry's login is
+ * principal may read in the region (registryIds is deprecated in the API), so the first entry's login is
  * used for all registries; the credential expires when the first entry does.
  */
 export function parseAuthorization(
@@ -383,6 +383,7 @@ function endpointOf(service: 'ECR' | 'STS', region: string, env: NodeJS.ProcessE
 
 /**
  * Every failure as a ProviderError whose reason a user can act on:
+ * (`retryable` as in ./types.ts: every failure is retried with backoff; a change of the Secret or spec retries at once.)
  * - SourceSecretNotFound / InvalidSourceSecret: not retryable; the Secret's watch wakes the credential.
  * - AccessDenied: retryable: IAM is fixed outside the cluster, so no event would ever wake it.
  * - InvalidCredentials: retryable, with backoff. A new IAM access key is rejected for seconds after it

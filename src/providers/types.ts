@@ -10,7 +10,7 @@ export interface ProviderCredential {
   expiresAt?: Date;
 }
 
-/** Source Secrets, read only from the operator's own namespace (API.md §2). */
+/** Source Secrets, read only from the operator's own namespace (docs/reference.md). */
 export interface SourceSecret {
   name: string;
   type?: string;
@@ -25,9 +25,11 @@ export interface SourceReader {
 }
 
 /**
- * Why a mint failed, in words a user can act on. `retryable` failures
- * (network, throttling, a 5xx) back off and retry; the others wait for the
- * spec or the source Secret to change.
+ * Why a mint failed, in words a user can act on. `retryable` says whether the same call can succeed
+ * with nothing changed (network, throttling, a 5xx) or needs a fix (a missing source Secret, a bad
+ * parameter). The reconcile backs off after every failure alike (5 s doubling to 5 min, ADR 4): a fix
+ * to the spec or the source Secret brings an event and a new call at once, and a retry every few
+ * minutes of a call that cannot succeed yet costs one request.
  */
 export class ProviderError extends Error {
   constructor(
