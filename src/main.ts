@@ -11,6 +11,7 @@ import { ensureControlPlaneBinary, startControlPlane, tailOf, type RunningContro
 import { installIntoCluster } from './local/install.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { startHealthServer } from './observability/health.js';
+import { logProcessWarnings } from './observability/process-warnings.js';
 import type { ListeningServer } from './observability/http.js';
 import { createMetrics, startMetricsServer } from './observability/metrics.js';
 import { Operator } from './operator.js';
@@ -49,6 +50,8 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     throw err;
   }
   const log = createLogger({ level: config.logLevel, pretty: config.prettyLogs });
+  // For the rest of the process's life: a warning while shutting down belongs in the log too.
+  logProcessWarnings(log);
   let conn;
   try {
     conn = connect(loadKubeConfig(config));
