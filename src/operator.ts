@@ -2,6 +2,7 @@ import type { KubernetesObject, V1Namespace, V1Secret, V1ServiceAccount } from '
 import type { ProviderName, RegistryCredential } from './api/types.js';
 import type { OperatorConfig } from './config.js';
 import type { Clock, TimerHandle } from './controller/clock.js';
+import { ApiServerReport } from './controller/api-server-report.js';
 import { ClusterView, type Caches } from './controller/cluster-view.js';
 import {
   keysForCredential,
@@ -51,8 +52,11 @@ export class Operator {
   private workers?: Promise<void>;
   private resyncTimer?: TimerHandle;
   private running = false;
+  /** One voice for all informers when the API server cannot be reached or refuses them. */
+  private readonly apiServer: ApiServerReport;
 
   constructor(private readonly deps: OperatorDeps) {
+    this.apiServer = new ApiServerReport(deps.conn.describe, deps.log, () => deps.clock.now());
     this.queue = new WorkQueue<string>({
       clock: deps.clock,
       rateLimiter: new ExponentialRateLimiter(undefined, deps.random),
@@ -68,6 +72,7 @@ export class Operator {
       { onUpsert: (obj) => onChange(obj, false), onDelete: (obj) => onChange(obj, true) },
       clock,
       log,
+      this.apiServer,
     );
     this.informers.push(informer);
     return informer;
