@@ -80,7 +80,16 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
   metrics.readStateFrom(() => operator.state());
   const servers: ListeningServer[] = [];
   try {
-    const health = await startHealthServer(config.healthPort, { live: () => operator.isLive(), ready: () => operator.isReady() });
+    const health = await startHealthServer(config.healthPort, {
+      live: () => {
+        const liveness = operator.checkLiveness();
+        return liveness.live ? { ok: true } : { ok: false, reason: liveness.reason };
+      },
+      ready: () => {
+        const readiness = operator.readiness();
+        return readiness.ready ? { ok: true } : { ok: false, reason: readiness.reason };
+      },
+    });
     servers.push(health);
     log.info({ port: health.port }, 'health server listening');
     const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, log);
