@@ -11,6 +11,7 @@ import { ensureControlPlaneBinary, startControlPlane, tailOf, type RunningContro
 import { installIntoCluster } from './local/install.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { startHealthServer } from './observability/health.js';
+import { logProcessWarnings } from './observability/process-warnings.js';
 import type { ListeningServer } from './observability/http.js';
 import { createMetrics, startMetricsServer } from './observability/metrics.js';
 import { Operator } from './operator.js';
@@ -49,6 +50,8 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     throw err;
   }
   const log = createLogger({ level: config.logLevel, pretty: config.prettyLogs });
+  // For the rest of the process's life: a warning while shutting down belongs in the log too.
+  logProcessWarnings(log);
   let conn;
   try {
     conn = connect(loadKubeConfig(config));
@@ -77,7 +80,16 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
   metrics.readStateFrom(() => operator.state());
   const servers: ListeningServer[] = [];
   try {
-    const health = await startHealthServer(config.healthPort, { live: () => operator.isLive(), ready: () => operator.isReady() });
+    const health = await startHealthServer(config.healthPort, {
+      live: () => {
+        const liveness = operator.checkLiveness();
+        return liveness.live ? { ok: true } : { ok: false, reason: liveness.reason };
+      },
+      ready: () => {
+        const readiness = operator.readiness();
+        return readiness.ready ? { ok: true } : { ok: false, reason: readiness.reason };
+      },
+    });
     servers.push(health);
     log.info({ port: health.port }, 'health server listening');
     const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, log);

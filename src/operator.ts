@@ -2,6 +2,7 @@ import type { KubernetesObject, V1Namespace, V1Secret, V1ServiceAccount } from '
 import type { ProviderName, RegistryCredential } from './api/types.js';
 import type { OperatorConfig } from './config.js';
 import type { Clock, TimerHandle } from './controller/clock.js';
+import { ApiServerReport } from './controller/api-server-report.js';
 import { ClusterView, type Caches } from './controller/cluster-view.js';
 import {
   keysForCredential,
@@ -11,6 +12,7 @@ import {
   ServiceAccountEvents,
 } from './controller/event-keys.js';
 import { eventRecorder } from './controller/events.js';
+import { LivenessMonitor, type Liveness } from './controller/liveness.js';
 import { observeReconcile, type ControllerObserver, type ControllerState } from './controller/observer.js';
 import { ExponentialRateLimiter } from './controller/rate-limiter.js';
 import { recordingWriter } from './controller/recording-writer.js';
@@ -51,8 +53,18 @@ export class Operator {
   private workers?: Promise<void>;
   private resyncTimer?: TimerHandle;
   private running = false;
+  /** One voice for all informers when the API server cannot be reached or refuses them. */
+  private readonly apiServer: ApiServerReport;
+  private readonly liveness: LivenessMonitor;
+  /** When the pending periodic resync is due (clock ms). */
+  private resyncDueAt?: number;
+  /** The last liveness answered, to log its changes once. */
+  private lastLive = true;
 
   constructor(private readonly deps: OperatorDeps) {
+    this.apiServer = new ApiServerReport(deps.conn.describe, deps.log, () => deps.clock.now());
+    this.liveness = new LivenessMonitor(deps.clock);
+    this.liveness.watchTimer('periodic resync', () => (this.running ? this.resyncDueAt : undefined));
     this.queue = new WorkQueue<string>({
       clock: deps.clock,
       rateLimiter: new ExponentialRateLimiter(undefined, deps.random),
@@ -68,8 +80,10 @@ export class Operator {
       { onUpsert: (obj) => onChange(obj, false), onDelete: (obj) => onChange(obj, true) },
       clock,
       log,
+      this.apiServer,
     );
     this.informers.push(informer);
+    this.liveness.watchTimer(`restart of the ${spec.name} informer`, () => informer.restartDueSince);
     return informer;
   }
 
@@ -129,10 +143,12 @@ export class Operator {
 
     this.enqueue(credentials().map((c) => c.metadata.name));
     const reconcile = (key: string): ReturnType<Reconciler['reconcile']> => reconciler.reconcile(key);
-    this.workers = runWorkers(this.queue, config.concurrency, observer ? observeReconcile(reconcile, observer) : reconcile, (key, err) => {
+    const observed = observer ? observeReconcile(reconcile, observer) : reconcile;
+    this.workers = runWorkers(this.queue, config.concurrency, this.liveness.track(observed), (key, err) => {
       if (isTerminal(err)) log.info({ credential: key, err: err.message }, 'reconcile stopped; runs again when the RegistryCredential changes');
       else log.warn({ credential: key, err: (err as Error).message, retries: this.queue.numRequeues(key) }, 'reconcile failed; will retry');
     });
+    this.liveness.watchWorkers(this.workers, this.queue);
     this.scheduleResync();
   }
 
@@ -140,7 +156,9 @@ export class Operator {
   private scheduleResync(): void {
     const { clock, config, random } = this.deps;
     const delay = config.resyncIntervalMs * (0.9 + 0.2 * random());
+    this.resyncDueAt = clock.now() + delay;
     this.resyncTimer = clock.setTimeout(() => {
+      this.resyncDueAt = undefined;
       if (!this.running) return;
       this.deps.log.debug('periodic resync');
       this.enqueue(this.view?.credentials().map((c) => c.metadata.name) ?? []);
@@ -151,6 +169,7 @@ export class Operator {
   async stop(): Promise<void> {
     const { clock, log } = this.deps;
     this.running = false;
+    this.liveness.stopping();
     if (this.resyncTimer) clock.clearTimeout(this.resyncTimer);
     await Promise.all(this.informers.map((i) => i.stop()));
     this.queue.shutDown();
@@ -164,8 +183,23 @@ export class Operator {
     }
   }
 
+  /**
+   * Whether the process can still make progress: its worker loop runs and takes keys, no reconcile is
+   * stuck, the informers' restart and resync timers fire (src/controller/liveness.ts). An API server
+   * that cannot be reached is not a liveness failure: that is readiness. Changes are logged once.
+   */
+  checkLiveness(): Liveness {
+    const liveness = this.liveness.check();
+    if (liveness.live !== this.lastLive) {
+      this.lastLive = liveness.live;
+      if (liveness.live) this.deps.log.info('live again');
+      else this.deps.log.error({ reason: liveness.reason }, 'not live: the operator cannot make progress and needs a restart (the kubelet restarts it once /healthz keeps failing)');
+    }
+    return liveness;
+  }
+
   isLive(): boolean {
-    return true;
+    return this.checkLiveness().live;
   }
 
   /** Read at scrape time: cheap, and nothing is copied but the list of credentials the cache returns. */
@@ -178,6 +212,16 @@ export class Operator {
   }
 
   isReady(): boolean {
-    return this.running && this.informers.every((i) => i.isSynced && i.isHealthy);
+    return this.readiness().ready;
+  }
+
+  /** Ready: every cache has listed and every watch is up. When not, which informers are behind. */
+  readiness(): { ready: true } | { ready: false; reason: string } {
+    const notSynced = this.informers.filter((i) => !i.isSynced).map((i) => i.name);
+    if (notSynced.length > 0) return { ready: false, reason: `caches not synced yet: ${notSynced.join(', ')}` };
+    const down = this.informers.filter((i) => !i.isHealthy).map((i) => i.name);
+    if (down.length > 0) return { ready: false, reason: `watches down: ${down.join(', ')}` };
+    if (!this.running) return { ready: false, reason: 'not running' };
+    return { ready: true };
   }
 }

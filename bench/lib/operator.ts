@@ -8,7 +8,8 @@ import { TimeoutError } from './util.js';
 
 export interface LogLine {
   msg?: string;
-  level?: number;
+  /** The level's name: "debug", "info", "warn", "error", "fatal". */
+  level?: string;
   [key: string]: unknown;
 }
 
@@ -37,6 +38,8 @@ export interface OperatorRunOptions {
 }
 
 const MAX_KEPT_LINES = 50_000;
+/** The operator writes levels as names (src/observability/logger.ts). */
+const WARN_OR_ABOVE: ReadonlySet<string> = new Set(['warn', 'error', 'fatal']);
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
 /**
@@ -109,9 +112,9 @@ export class OperatorProcess {
     return this.lines.filter((l) => l.line.msg === msg).length;
   }
 
-  /** Lines at warn level or above (pino: 40+), for the report. */
+  /** Lines at warn level or above, for the report. */
   warnings(): LogLine[] {
-    return this.lines.filter((l) => (l.line.level ?? 0) >= 40).map((l) => l.line);
+    return this.lines.filter((l) => WARN_OR_ABOVE.has(l.line.level ?? '')).map((l) => l.line);
   }
 
   waitForLog(predicate: (line: LogLine) => boolean, timeoutMs: number, what = 'a log line'): Promise<SeenLine> {

@@ -1,8 +1,11 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
 import type { CachedInformer } from '../kube/informers.js';
+import { describeApiError } from '../kube/reachability.js';
+import type { ApiServerReport } from './api-server-report.js';
 
 export interface SupervisorTimers {
+  now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
 }
 
@@ -23,12 +26,20 @@ export function restartDelay(attempt: number): number {
  * Keeps one client-node informer running. A client-node informer stops for
  * good after most errors (all but 410 Gone); this restarts it with backoff, and
  * reports it unhealthy while it is down.
+ *
+ * Up means a start got through: its list (if it needed one) and its watch request were answered
+ * without an error. client-node reports a failed list or watch through 'error' before `start()`
+ * resolves, and its 'connect' event fires before either is even sent, so it is not a sign of health.
  */
 export class SupervisedInformer<T extends KubernetesObject> {
   private listedOnce = false;
   private healthy = false;
   private stopped = false;
   private failures = 0;
+  /** Errors so far: a start attempt that saw none got through. */
+  private errors = 0;
+  /** When the pending restart is due (clock ms); undefined when none is pending. */
+  private restartDueAt: number | undefined;
   private firstList: Promise<void>;
   private markFirstList!: () => void;
 
@@ -38,6 +49,8 @@ export class SupervisedInformer<T extends KubernetesObject> {
     private readonly handlers: ObjectHandlers<T>,
     private readonly timers: SupervisorTimers,
     private readonly log: Logger,
+    /** Says once why the API server cannot be listed from (unreachable, 401, 403…); optional. */
+    private readonly report?: ApiServerReport,
   ) {
     this.firstList = new Promise((resolve) => (this.markFirstList = resolve));
     this.informer = this.build(() => this.onListed());
@@ -46,9 +59,6 @@ export class SupervisedInformer<T extends KubernetesObject> {
     this.informer.on('delete', (obj) => this.handlers.onDelete(obj));
     // Registered before start(): an error before it would otherwise be lost.
     this.informer.on('error', (err: unknown) => this.onError(err));
-    this.informer.on('connect', () => {
-      if (this.listedOnce) this.healthy = true;
-    });
   }
 
   private readonly informer: CachedInformer<T>;
@@ -65,9 +75,17 @@ export class SupervisedInformer<T extends KubernetesObject> {
     return this.healthy && !this.stopped;
   }
 
-  /** Starts watching; resolves once the first list has filled the cache. */
+  /**
+   * When a restart that is still pending was due (clock ms), or undefined when none is pending. Long
+   * past due means the timer that should have run it never fired: the supervisor is wedged.
+   */
+  get restartDueSince(): number | undefined {
+    return this.stopped ? undefined : this.restartDueAt;
+  }
+
+  /** Starts watching; resolves once the first list has filled the cache, however many restarts that takes. */
   async start(): Promise<void> {
-    await this.informer.start();
+    this.attempt();
     await this.firstList;
   }
 
@@ -76,9 +94,26 @@ export class SupervisedInformer<T extends KubernetesObject> {
     await this.informer.stop();
   }
 
-  private onListed(): void {
+  /** One start of the informer; a failure, reported or thrown, schedules the next. */
+  private attempt(): void {
+    const errorsBefore = this.errors;
+    this.informer.start().then(
+      () => {
+        if (!this.stopped && this.errors === errorsBefore) this.up();
+      },
+      (err: unknown) => this.onError(err),
+    );
+  }
+
+  private up(): void {
     this.failures = 0;
     this.healthy = true;
+    this.report?.answered(this.name);
+  }
+
+  private onListed(): void {
+    if (this.stopped) return;
+    this.up();
     if (!this.listedOnce) {
       this.listedOnce = true;
       this.log.debug({ informer: this.name, objects: this.informer.list().length }, 'cache synced');
@@ -88,19 +123,23 @@ export class SupervisedInformer<T extends KubernetesObject> {
 
   private onError(err: unknown): void {
     if (this.stopped) return;
+    this.errors += 1;
+    // A watch that was up and dropped is routine (an API server restart, a load balancer); a start
+    // that fails says something about the server, which the report explains once for all informers.
+    const wasUp = this.healthy;
     this.healthy = false;
     this.failures += 1;
     const delay = restartDelay(this.failures);
-    this.log.warn({ informer: this.name, err: describeError(err), retryInMs: delay }, 'watch failed; restarting');
+    const explained = !wasUp && this.report !== undefined && this.report.failed(this.name, err, delay, this.failures);
+    const fields = { informer: this.name, err: describeApiError(err), retryInMs: delay };
+    if (explained) this.log.debug(fields, 'watch failed; restarting');
+    else this.log.warn(fields, 'watch failed; restarting');
+    const dueAt = this.timers.now() + delay;
+    this.restartDueAt = dueAt;
     this.timers.setTimeout(() => {
+      if (this.restartDueAt === dueAt) this.restartDueAt = undefined;
       if (this.stopped) return;
-      this.informer.start().catch((startErr: unknown) => this.onError(startErr));
+      this.attempt();
     }, delay);
   }
-}
-
-function describeError(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  const e = err as { code?: number; body?: unknown };
-  return e?.code ? `HTTP ${e.code}` : String(err);
 }

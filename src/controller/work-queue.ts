@@ -36,6 +36,8 @@ export class WorkQueue<K extends string> {
   readonly #getters: ((key: K | undefined) => void)[] = [];
   readonly #drainers: (() => void)[] = [];
   #shuttingDown = false;
+  /** When a key was last handed out, or keys started waiting if that is later (clock ms). */
+  #progressAt = 0;
 
   constructor(options: WorkQueueOptions) {
     this.#clock = options.clock;
@@ -50,7 +52,7 @@ export class WorkQueue<K extends string> {
     if (observer) reportSafely(() => observer.added());
     this.#dirty.add(key);
     if (this.#processing.has(key)) return;
-    this.#ready.push(key);
+    this.#pushReady(key);
     this.#dispatch();
   }
 
@@ -112,13 +114,22 @@ export class WorkQueue<K extends string> {
 
   done(key: K): void {
     if (!this.#processing.delete(key)) return;
-    if (this.#dirty.has(key)) this.#ready.push(key);
+    if (this.#dirty.has(key)) this.#pushReady(key);
     this.#dispatch();
   }
 
   /** Keys waiting to be handed out (not those in flight or delayed). */
   len(): number {
     return this.#ready.length;
+  }
+
+  /**
+   * Since when keys have been waiting without any being handed out (clock ms): the later of the last
+   * hand-out and the moment keys started waiting. Undefined when no key is waiting. A worker loop that
+   * takes keys keeps it recent; one long ago means no worker is taking any.
+   */
+  stalledSince(): number | undefined {
+    return this.#ready.length > 0 ? this.#progressAt : undefined;
   }
 
   isShuttingDown(): boolean {
@@ -141,9 +152,15 @@ export class WorkQueue<K extends string> {
     return new Promise((resolve) => this.#drainers.push(resolve));
   }
 
+  #pushReady(key: K): void {
+    if (this.#ready.length === 0) this.#progressAt = this.#clock.now();
+    this.#ready.push(key);
+  }
+
   #takeReady(): K | undefined {
     const key = this.#ready.shift();
     if (key === undefined) return undefined;
+    this.#progressAt = this.#clock.now();
     this.#dirty.delete(key);
     this.#processing.add(key);
     return key;

@@ -48,6 +48,11 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
+/**
+ * Two formats: pino-pretty for a person at a terminal, and one JSON object per line otherwise (a
+ * container's stdout, a pipe, `LOG_FORMAT=json`), whose `level` is the level's name ("info", "warn",
+ * "error"), as log pipelines (Loki, Elasticsearch, Cloud Logging…) expect, not pino's number.
+ */
 export function createLogger(options: LoggerOptions): Logger {
   const base = {
     level: options.level,
@@ -56,10 +61,12 @@ export function createLogger(options: LoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (options.pretty) {
+    // pino-pretty reads pino's numeric levels to colour them: the pretty output keeps them.
     return pino({
       ...base,
       transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,app' } },
     });
   }
-  return options.destination ? pino(base, options.destination as DestinationStream) : pino(base);
+  const json = { ...base, formatters: { level: (label: string) => ({ level: label }) } };
+  return options.destination ? pino(json, options.destination as DestinationStream) : pino(json);
 }

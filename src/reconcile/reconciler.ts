@@ -23,6 +23,7 @@ import type { KubeWriter } from '../kube/writer.js';
 import type { Logger } from '../observability/logger.js';
 import type { Provider } from '../providers/types.js';
 import { computeStatus, type ReconcileFacts } from '../status/compute.js';
+import { plural } from '../status/plural.js';
 import { TerminalError, type ReconcileResult } from './contract.js';
 import { Executor } from './act.js';
 import { decideCredential, type CredentialDecision } from './decide-credential.js';
@@ -54,6 +55,18 @@ export interface ReconcilerDeps {
 
 /** A fan-out write failed in a way worth retrying soon (a conflict, a transient error). */
 export class RetryableFanOutError extends Error {}
+
+/** "1 namespace needs", "2 namespaces and 1 ServiceAccount need": what a fan-out left to retry, with the verb. */
+export function retryCounts(namespaces: number, serviceAccounts: number): string {
+  const parts = [
+    ...(namespaces > 0 ? [plural(namespaces, 'namespace')] : []),
+    ...(serviceAccounts > 0 ? [plural(serviceAccounts, 'ServiceAccount')] : []),
+  ];
+  if (parts.length === 0) return 'nothing needs';
+  // One subject of one thing takes "needs"; two things, or two subjects joined by "and", take "need".
+  const single = parts.length === 1 && namespaces + serviceAccounts === 1;
+  return `${parts.join(' and ')} ${single ? 'needs' : 'need'}`;
+}
 
 export class Reconciler {
   readonly memories = new CredentialMemories();
@@ -155,7 +168,7 @@ export class Reconciler {
 
     if (results.some((r) => r.retry) || facts.serviceAccountFailures > 0) {
       // The retry runs the whole reconcile again, status included.
-      throw new RetryableFanOutError(`${facts.targets - facts.synced} namespaces or ${facts.serviceAccountFailures} ServiceAccounts need another try`);
+      throw new RetryableFanOutError(`${retryCounts(facts.targets - facts.synced, facts.serviceAccountFailures)} another try`);
     }
     const failed = facts.credentialError !== undefined || facts.failed.length > 0;
     return { ...requeueAt(now, wakeTimes(decision), delay), ...(failed ? { failed } : {}) };

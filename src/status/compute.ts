@@ -8,6 +8,7 @@ import type {
   RegistryCredentialStatus,
 } from '../api/types.js';
 import { getCondition, setCondition, statusEqual } from './conditions.js';
+import { agree, plural } from './plural.js';
 import { toKubeTime } from './time.js';
 
 /** What the credential decision says about TokenAvailable (src/reconcile/decide-credential.ts). */
@@ -53,10 +54,6 @@ interface ConditionValue {
   status: ConditionStatus;
   reason: string;
   message: string;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function tokenCondition(f: ReconcileFacts): ConditionValue {
@@ -118,11 +115,13 @@ function serviceAccountsCondition(f: ReconcileFacts, token: ConditionValue): Con
   if (f.serviceAccountFailures > 0) {
     return { status: 'False', reason: 'PatchFailed', message: `${plural(f.serviceAccountFailures, 'ServiceAccount')} could not be updated; retrying` };
   }
-  const waiting = f.missingServiceAccounts > 0 ? ` (${plural(f.missingServiceAccounts, 'namespace')} have no selected ServiceAccount yet)` : '';
+  const missing = f.missingServiceAccounts;
+  const waiting = missing > 0 ? ` (${plural(missing, 'namespace')} ${agree(missing, 'has', 'have')} no selected ServiceAccount yet)` : '';
+  const patched = f.patchedServiceAccounts;
   return {
     status: 'True',
     reason: 'Patched',
-    message: `${plural(f.patchedServiceAccounts, 'ServiceAccount')} list ${f.secretName} in imagePullSecrets${waiting}`,
+    message: `${plural(patched, 'ServiceAccount')} ${agree(patched, 'lists', 'list')} ${f.secretName} in imagePullSecrets${waiting}`,
   };
 }
 
@@ -250,7 +249,7 @@ export function statusTransitions(previous: RegistryCredentialStatus | undefined
   if (newConflicts.length > 0) {
     const names = newConflicts.slice(0, 5).map((x) => x.namespace).join(', ');
     const more = newConflicts.length > 5 ? ` and ${newConflicts.length - 5} more` : '';
-    out.push({ type: 'Warning', reason: 'SecretConflict', message: `${newConflicts[0]!.message} (namespaces: ${names}${more})` });
+    out.push({ type: 'Warning', reason: 'SecretConflict', message: `${newConflicts[0]!.message} (${agree(newConflicts.length, 'namespace', 'namespaces')}: ${names}${more})` });
   }
   return out;
 }

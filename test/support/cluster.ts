@@ -68,7 +68,8 @@ export async function waitFor<T>(
 }
 
 export interface LogLine {
-  level: number;
+  /** The level's name: "debug", "info", "warn", "error", "fatal". */
+  level: string;
   msg: string;
   [key: string]: unknown;
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { REDACT_PATHS, createLogger, type Logger } from '../../src/observability/logger.js';
 
-function capture(level: 'info' | 'silent' = 'info'): { log: Logger; output: () => string; lines: () => Record<string, unknown>[] } {
+function capture(level: 'trace' | 'info' | 'silent' = 'info'): { log: Logger; output: () => string; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer | string, _encoding, callback) {
@@ -21,6 +21,27 @@ function capture(level: 'info' | 'silent' = 'info'): { log: Logger; output: () =
 }
 
 const CENSOR = '[REDACTED]';
+
+describe('createLogger: JSON lines', () => {
+  it.each(['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const)('writes the %s level as its name', (level) => {
+    const { log, lines } = capture('trace');
+    log[level]('something happened');
+    expect(lines()).toEqual([expect.objectContaining({ level, msg: 'something happened', app: 'regcred-operator' })]);
+  });
+
+  it('names the level in child loggers too', () => {
+    const { log, output } = capture();
+    log.child({ credential: 'ecr-prod' }).warn('refresh failed');
+    expect(output()).toContain('"level":"warn"');
+    expect(output()).not.toMatch(/"level":\d/);
+  });
+
+  it('stamps an ISO time', () => {
+    const { log, lines } = capture();
+    log.info('x');
+    expect(lines()[0]?.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+});
 
 describe('createLogger: redaction', () => {
   it.each([

@@ -221,7 +221,25 @@ describe('computeStatus: conditions', () => {
       name: 'patched, some still missing',
       f: facts({ patchedServiceAccounts: 1, missingServiceAccounts: 2 }),
       type: 'ServiceAccountsPatched',
-      want: `1 ServiceAccount list ${SECRET} in imagePullSecrets (2 namespaces have no selected ServiceAccount yet)`,
+      want: `1 ServiceAccount lists ${SECRET} in imagePullSecrets (2 namespaces have no selected ServiceAccount yet)`,
+    },
+    {
+      name: 'patched, one namespace still missing',
+      f: facts({ patchedServiceAccounts: 2, missingServiceAccounts: 1 }),
+      type: 'ServiceAccountsPatched',
+      want: `2 ServiceAccounts list ${SECRET} in imagePullSecrets (1 namespace has no selected ServiceAccount yet)`,
+    },
+    {
+      name: 'two ServiceAccounts failed',
+      f: facts({ serviceAccountFailures: 2 }),
+      type: 'ServiceAccountsPatched',
+      want: '2 ServiceAccounts could not be updated; retrying',
+    },
+    {
+      name: 'invalid spec, Secrets kept in one namespace',
+      f: facts({ targets: 1, synced: 1, invalid: { reason: 'InvalidSelector', message: 'bad selector' } }),
+      type: 'Ready',
+      want: 'bad selector; the Secrets published before stay in place in 1 namespace until the spec is fixed',
     },
     {
       name: 'one ServiceAccount failed',
@@ -503,7 +521,7 @@ describe('statusTransitions', () => {
       name: 'True → SecretConflict: one conflict Warning, no Ready Warning',
       prev: status('True'),
       next: status('False', 'SecretConflict', [conflict('team-x')]),
-      want: [{ type: 'Warning', reason: 'SecretConflict', message: `${conflict('team-x').message} (namespaces: team-x)` }],
+      want: [{ type: 'Warning', reason: 'SecretConflict', message: `${conflict('team-x').message} (namespace: team-x)` }],
     },
     {
       name: 'the same conflicts again',
@@ -521,7 +539,7 @@ describe('statusTransitions', () => {
       name: 'a namespace that failed otherwise and now conflicts is new',
       prev: status('False', 'SyncFailed', [apiFailure('a')]),
       next: status('False', 'SecretConflict', [conflict('a')]),
-      want: [{ type: 'Warning', reason: 'SecretConflict', message: `${conflict('a').message} (namespaces: a)` }],
+      want: [{ type: 'Warning', reason: 'SecretConflict', message: `${conflict('a').message} (namespace: a)` }],
     },
     {
       name: 'new non-conflict failures give no conflict Warning',
@@ -547,7 +565,7 @@ describe('statusTransitions', () => {
       next: status('False', 'PatchFailed', [conflict('z')]),
       want: [
         { type: 'Warning', reason: 'PatchFailed', message: 'ready False PatchFailed' },
-        { type: 'Warning', reason: 'SecretConflict', message: `${conflict('z').message} (namespaces: z)` },
+        { type: 'Warning', reason: 'SecretConflict', message: `${conflict('z').message} (namespace: z)` },
       ],
     },
   ])('$name', ({ prev, next, want }) => {
@@ -563,7 +581,7 @@ describe('statusTransitions', () => {
 
     const conflicted = computeStatus(credential(steady), facts({ synced: 2, failed: [conflict('team-x')] }));
     expect(statusTransitions(steady, conflicted)).toEqual([
-      { type: 'Warning', reason: 'SecretConflict', message: `${conflict('team-x').message} (namespaces: team-x)` },
+      { type: 'Warning', reason: 'SecretConflict', message: `${conflict('team-x').message} (namespace: team-x)` },
     ]);
     expect(statusTransitions(conflicted, computeStatus(credential(conflicted), facts({ synced: 2, failed: [conflict('team-x')] })))).toEqual([]);
 

@@ -520,3 +520,38 @@ describe('runWorkers', () => {
     expect(() => runWorkers(queue, workers, () => Promise.resolve({}), () => undefined)).toThrow(RangeError);
   });
 });
+
+describe('WorkQueue.stalledSince: whether keys wait with none handed out', () => {
+  it('is undefined with no key waiting', () => {
+    const { clock, queue } = makeQueue();
+    expect(queue.stalledSince()).toBeUndefined();
+    clock.advance(10_000);
+    expect(queue.stalledSince()).toBeUndefined();
+  });
+
+  it('is when keys started waiting, then when one was last handed out', async () => {
+    const { clock, queue } = makeQueue();
+    clock.advance(5000);
+    queue.add('a');
+    clock.advance(1000);
+    queue.add('b');
+    expect(queue.stalledSince()).toBe(1_005_000);
+    clock.advance(2000);
+    const key = await queue.get();
+    expect(key).toBe('a');
+    expect(queue.stalledSince()).toBe(1_008_000);
+    await queue.get();
+    expect(queue.stalledSince()).toBeUndefined();
+  });
+
+  it('starts again when a key in flight changed and comes back', async () => {
+    const { clock, queue } = makeQueue();
+    queue.add('a');
+    await queue.get();
+    queue.add('a');
+    expect(queue.stalledSince()).toBeUndefined();
+    clock.advance(3000);
+    queue.done('a');
+    expect(queue.stalledSince()).toBe(1_003_000);
+  });
+});
