@@ -53,7 +53,7 @@ export class ApiServerReport {
     else this.#serverWide = next;
     const message = explainApiServerProblem(problem, this.server, `list and watch ${informer}`);
     const fields = { server: this.server, informer, problem: problem.kind, err: problem.detail, retryInMs, ...(now > since ? { forMs: now - since } : {}) };
-    this.log.error(fields, `${message}; retrying`);
+    this.log.error(fields, `${message.replace(/[.\s]+$/, '')}; retrying`);
     return true;
   }
 
