@@ -144,7 +144,7 @@ function usageHints(cp: RunningControlPlane): string {
 async function local(flags: { dir: string; auditLog?: boolean; buildOnly?: boolean }): Promise<number> {
   try {
     if (flags.buildOnly) {
-      const binary = ensureControlPlaneBinary(progressLogger());
+      const binary = await ensureControlPlaneBinary(progressLogger());
       process.stderr.write(`regcred: control plane binary: ${binary}\n`);
       return 0;
     }

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -31,8 +31,14 @@ export function controlPlaneBinaryPath(): string {
   return join(BIN_DIR, BINARY_PREFIX + controlPlaneSourceHash());
 }
 
+/** Where the output of the last control plane build goes: .regcred/build.log. */
+export const BUILD_LOG = join(PACKAGE_ROOT, '.regcred', 'build.log');
+
+/** What the build makes, for the progress lines. */
+const WHAT_IS_BUILT = 'the local control plane (kube-apiserver, etcd, controller-manager from Go modules)';
+
 /** Builds the control plane unless a binary of the same sources exists; returns its path. */
-export function ensureControlPlaneBinary(progress: Progress): string {
+export async function ensureControlPlaneBinary(progress: Progress): Promise<string> {
   const binary = controlPlaneBinaryPath();
   if (existsSync(binary)) return binary;
 
@@ -44,25 +50,95 @@ export function ensureControlPlaneBinary(progress: Progress): string {
         '. Install Go 1.25 or newer (Debian: apt-get install golang-go, or a release from the Go website) and run again.',
     );
   }
-  progress(`building the local control plane with ${go.stdout.trim()} (kube-apiserver, controller-manager and etcd from Kubernetes' Go modules); the first build takes several minutes, later starts reuse ${binary}`);
   mkdirSync(BIN_DIR, { recursive: true });
   const tmp = `${binary}.tmp-${process.pid}`;
-  const started = Date.now();
-  // -v prints each package as it compiles: visible progress on a long first build.
-  const build = spawnSync('go', ['build', '-v', '-trimpath', '-o', tmp, '.'], {
-    cwd: SOURCE_DIR,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  if (build.error || build.status !== 0) {
+  progress(
+    `building ${WHAT_IS_BUILT} with ${go.stdout.trim().replace(/^go version /, '')}: several minutes the first time, ` +
+      `then reused from ${displayPath(binary)}; log: ${displayPath(BUILD_LOG)}`,
+  );
+  let seconds: number;
+  try {
+    seconds = await goBuild({ sourceDir: SOURCE_DIR, output: tmp, logFile: BUILD_LOG, what: WHAT_IS_BUILT, progress });
+  } catch (err) {
     rmSync(tmp, { force: true });
-    throw new Error(`building the local control plane failed (go build exited ${build.status ?? build.error?.message}); the output above says why`);
+    throw err;
   }
   renameSync(tmp, binary);
   for (const old of readdirSync(BIN_DIR)) {
     if (old.startsWith(BINARY_PREFIX) && join(BIN_DIR, old) !== binary) rmSync(join(BIN_DIR, old), { force: true });
   }
-  progress(`local control plane built in ${Math.round((Date.now() - started) / 1000)}s`);
+  progress(`local control plane built in ${formatSeconds(seconds)}: ${displayPath(binary)}`);
   return binary;
+}
+
+export interface GoBuildOptions {
+  sourceDir: string;
+  output: string;
+  /** Receives everything go build prints (one package per line, with -v); overwritten per build. */
+  logFile: string;
+  /** What is being built, for the progress lines. */
+  what: string;
+  progress: Progress;
+  /** How often to say the build is still going (15 s). */
+  intervalMs?: number;
+}
+
+/**
+ * Runs `go build -v` with its output in a log file instead of the terminal (a first build of the
+ * control plane lists some 2,600 packages), saying every intervalMs how long it has been going.
+ * Resolves with the seconds it took; on failure, rejects with the log's path and its last 20 lines.
+ */
+export function goBuild(options: GoBuildOptions): Promise<number> {
+  const { sourceDir, output, logFile, what, progress, intervalMs = 15_000 } = options;
+  mkdirSync(dirname(logFile), { recursive: true });
+  writeFileSync(logFile, `# go build -v -trimpath -o ${output} . (in ${sourceDir}), ${new Date().toISOString()}\n`);
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const started = Date.now();
+  let packages = 0;
+  return new Promise<number>((resolveBuild, rejectBuild) => {
+    const build = spawn('go', ['build', '-v', '-trimpath', '-o', output, '.'], { cwd: sourceDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    // -v names each package as it is compiled, on stderr; "go: downloading …" lines are modules being fetched.
+    createInterface({ input: build.stderr }).on('line', (line) => {
+      if (!line.startsWith('go: ') && !line.startsWith('#') && !line.includes(' ')) packages++;
+    });
+    build.stdout.pipe(log, { end: false });
+    build.stderr.pipe(log, { end: false });
+    const ticker = setInterval(() => {
+      const compiled = packages > 0 ? `, ${packages.toLocaleString('en-US')} package${packages === 1 ? '' : 's'} compiled` : '';
+      progress(`building ${what}, ${formatSeconds((Date.now() - started) / 1000)} so far${compiled}; log: ${displayPath(logFile)}`);
+    }, intervalMs);
+    const finish = (code: number | null, error?: Error): void => {
+      clearInterval(ticker);
+      const seconds = (Date.now() - started) / 1000;
+      log.end(`# ${error ? `go build failed to start: ${error.message}` : `go build exited ${code}`} after ${formatSeconds(seconds)}\n`, () => {
+        if (!error && code === 0) {
+          resolveBuild(seconds);
+          return;
+        }
+        rejectBuild(
+          new Error(
+            `building ${what} failed (${error ? error.message : `go build exited ${code}`}); ` +
+              `the full log is ${displayPath(logFile)}, its last 20 lines:\n${tailOf(logFile, 20)}`,
+          ),
+        );
+      });
+    };
+    build.once('error', (err) => finish(null, err));
+    build.once('close', (code) => finish(code));
+  });
+}
+
+/** "45 s", "3 min 05 s". */
+export function formatSeconds(seconds: number): string {
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole} s`;
+  return `${Math.floor(whole / 60)} min ${String(whole % 60).padStart(2, '0')} s`;
+}
+
+/** A path relative to the working directory when it is inside it (".regcred/build.log"), else absolute. */
+export function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
 export interface ControlPlaneOptions {
@@ -92,7 +168,7 @@ interface ReadyLine {
 
 /** Starts the control plane process and resolves once its API server answers /readyz. */
 export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
-  const binary = ensureControlPlaneBinary(options.progress);
+  const binary = await ensureControlPlaneBinary(options.progress);
   const dir = resolve(options.dir);
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, 'controlplane.log');
