@@ -149,8 +149,10 @@ async function local(flags: { dir: string; auditLog?: boolean; buildOnly?: boole
       return 0;
     }
     const cp = await startLocal(flags.dir, Boolean(flags.auditLog));
+    // Listening before the hints are printed: a Ctrl-C the moment they appear must stop the control plane, not kill this process.
+    const signal = waitForSignal();
     process.stdout.write(usageHints(cp));
-    const why = await Promise.race([waitForSignal(), cp.exited.then((code) => `exit ${code}`)]);
+    const why = await Promise.race([signal, cp.exited.then((code) => `exit ${code}`)]);
     process.stderr.write(`regcred: stopping the local control plane (${why})\n`);
     await cp.stop();
     if (String(why).startsWith('exit')) {
@@ -177,8 +179,8 @@ async function start(flags: { dir: string }): Promise<number> {
     process.stderr.write(`regcred start: ${(err as Error).message}\n`);
     return 1;
   }
-  process.stderr.write(usageHints(cp));
   const signal = waitForSignal();
+  process.stderr.write(usageHints(cp));
   const code = await run(
     { kubeconfig: cp.kubeconfig, context: LOCAL_OPERATOR_CONTEXT, namespace: DEFAULT_OPERATOR_NAMESPACE },
     Promise.race([signal, cp.exited]),
