@@ -4,7 +4,7 @@
  * stay quick.
  */
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, RUN_DEFAULTS, type RunFlags } from './config.js';
 
 /** The directory `regcred local` and `regcred start` keep the local control plane's state in. */
@@ -18,12 +18,14 @@ export function packageVersion(): string {
 
 export interface LocalFlags {
   dir: string;
+  apiPort?: number;
   auditLog?: boolean;
   buildOnly?: boolean;
 }
 
 export interface StartFlags {
   dir: string;
+  apiPort?: number;
 }
 
 /** An option whose help ends with "(default: …)", for defaults that are not a plain value commander can hold. */
@@ -31,9 +33,25 @@ function option(flags: string, description: string, defaultText: string | number
   return new Option(flags, `${description} (default: ${defaultText})`);
 }
 
+function parsePort(raw: string): number {
+  const port = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new InvalidArgumentError('must be a whole number from 1 to 65535');
+  }
+  return port;
+}
+
 function dirOption(description: string): Option {
   // A real default: commander prints it as "(default: .regcred/local)", like the ones above.
   return new Option('--dir <dir>', description).default(DEFAULT_LOCAL_DIR, DEFAULT_LOCAL_DIR);
+}
+
+function apiPortOption(): Option {
+  return option(
+    '--api-port <port>',
+    'port of the local API server on 127.0.0.1',
+    'the port in DIR/kubeconfig if it is free (a kubeconfig loaded earlier keeps working), else any free port',
+  ).argParser(parsePort);
 }
 
 export function buildProgram(): Command {
@@ -73,6 +91,7 @@ export function buildProgram(): Command {
     .command('local')
     .description('start a local control plane (etcd, kube-apiserver, controller-manager) and install the CRD; runs until interrupted')
     .addOption(dirOption('state directory (certificates, etcd data); the kubeconfig is written to DIR/kubeconfig'))
+    .addOption(apiPortOption())
     .addOption(option('--audit-log', 'write an API audit log to DIR/audit.log', 'off'))
     .addOption(option('--build-only', 'only build (or find the cached build of) the control plane binary, then exit', 'off'))
     .action(async (flags: LocalFlags) => {
@@ -84,6 +103,7 @@ export function buildProgram(): Command {
     .command('start')
     .description('run the operator against the current kube context; with none configured, start a local control plane first (npm start)')
     .addOption(dirOption('local control plane state directory, when one is started'))
+    .addOption(apiPortOption())
     .action(async (flags: StartFlags) => {
       const { main } = await import('./main.js');
       process.exitCode = await main.start(flags);

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -143,6 +144,8 @@ export function displayPath(path: string): string {
 
 export interface ControlPlaneOptions {
   dir: string;
+  /** The API server's port on 127.0.0.1; without it, the one DIR/kubeconfig names when it is free, else any free port. */
+  apiPort?: number;
   auditLog?: boolean;
   progress: Progress;
 }
@@ -171,15 +174,19 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const binary = await ensureControlPlaneBinary(options.progress);
   const dir = resolve(options.dir);
   mkdirSync(dir, { recursive: true });
+  const port = await chooseApiPort(dir, options.apiPort);
   const logFile = join(dir, 'controlplane.log');
   const log = createWriteStream(logFile, { flags: 'a' });
-  const args = ['--dir', dir];
+  const args = ['--dir', dir, '--api-port', String(port.port)];
   if (options.auditLog) args.push('--audit-log');
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr.pipe(log);
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
 
   const ready = await waitForReadyLine(child, exited, logFile);
+  if (port.recorded !== undefined && port.recorded !== port.port) {
+    options.progress(`port ${port.recorded} was taken; the API server is now on ${port.port}: reload ${ready.kubeconfig}`);
+  }
   return {
     dir,
     kubeconfig: ready.kubeconfig,
@@ -190,6 +197,62 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     exited,
     stop: () => stopProcess(child, exited),
   };
+}
+
+export interface ApiPortChoice {
+  port: number;
+  /** The port DIR/kubeconfig named before this start, if any. */
+  recorded?: number;
+}
+
+/**
+ * The API server's port: the one asked for (which must be free), else the one the state directory's
+ * kubeconfig already names if it is free (a kubeconfig loaded before a restart keeps working), else any
+ * free port.
+ */
+export async function chooseApiPort(dir: string, requested?: number): Promise<ApiPortChoice> {
+  const recorded = recordedApiPort(dir);
+  if (requested !== undefined) {
+    if (!(await isPortFree(requested))) {
+      throw new Error(`port ${requested} (--api-port) is in use on 127.0.0.1; choose another, or leave --api-port out to take a free one`);
+    }
+    return { port: requested, recorded };
+  }
+  if (recorded !== undefined && (await isPortFree(recorded))) return { port: recorded, recorded };
+  return { port: await freePort(), recorded };
+}
+
+/** The API server port in DIR/kubeconfig, written by the previous start. */
+export function recordedApiPort(dir: string): number | undefined {
+  let kubeconfig: string;
+  try {
+    kubeconfig = readFileSync(join(dir, 'kubeconfig'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const match = /^\s*server:\s*https:\/\/127\.0\.0\.1:(\d+)\s*$/m.exec(kubeconfig);
+  const port = match ? Number(match[1]) : NaN;
+  return Number.isInteger(port) && port > 0 && port <= 65535 ? port : undefined;
+}
+
+/** Whether a listener can bind 127.0.0.1:port right now. */
+export function isPortFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => done(true)));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => done(port));
+    });
+  });
 }
 
 function waitForReadyLine(child: ChildProcess, exited: Promise<number | null>, logFile: string): Promise<ReadyLine> {

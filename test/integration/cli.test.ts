@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -88,6 +89,7 @@ describe('regcred --version and --help', () => {
     }
     const local = optionItems((await runCli(['local', '--help'])).stdout);
     expect(local).toContainEqual(expect.stringMatching(/^--dir <dir> .*\(default: \.regcred\/local\)$/));
+    expect(local).toContainEqual(expect.stringMatching(/^--api-port <port> .*\(default: the port in DIR\/kubeconfig if it is free \(a kubeconfig loaded earlier keeps working\), else any free port\)$/));
   });
 });
 
@@ -155,4 +157,101 @@ describe('regcred local', () => {
     if (how !== 'code 0 signal null') throw new Error(`regcred local ended with ${how}; stderr:\n${stderr}`);
     expect(stderr).toContain('stopping the local control plane (SIGINT)');
   }, 120_000);
+
+  it('comes back on the same port after a restart, so a kubeconfig already loaded keeps working', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regcred-local-restart-'));
+    const first = await startLocal(['--dir', dir]);
+    const server = serverIn(dir);
+    expect(server).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    await first.stop();
+
+    const second = await startLocal(['--dir', dir]);
+    expect(serverIn(dir)).toBe(server);
+    expect(second.stderr()).not.toMatch(/was taken/);
+    await second.stop();
+  }, 180_000);
+
+  it('takes the port --api-port names; when the recorded port is taken, moves and says so; a taken --api-port is an error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regcred-local-port-'));
+    const port = await freePort();
+    const first = await startLocal(['--dir', dir, '--api-port', String(port)]);
+    expect(serverIn(dir)).toBe(`https://127.0.0.1:${port}`);
+    await first.stop();
+
+    // Something else takes the port while the control plane is down.
+    const squatter = await listen(port);
+    try {
+      const moved = await startLocal(['--dir', dir]);
+      const now = serverIn(dir);
+      expect(now).not.toBe(`https://127.0.0.1:${port}`);
+      const newPort = Number(new URL(now).port);
+      expect(moved.stderr()).toContain(`regcred: port ${port} was taken; the API server is now on ${newPort}: reload ${join(dir, 'kubeconfig')}\n`);
+      await moved.stop();
+
+      const refused = await runCli(['local', '--dir', dir, '--api-port', String(port)]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`regcred local: port ${port} (--api-port) is in use on 127.0.0.1`);
+      expect(serverIn(dir)).toBe(now);
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
+
+    const bad = await runCli(['local', '--dir', dir, '--api-port', 'eighty']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/option '--api-port <port>' argument 'eighty' is invalid\. must be a whole number from 1 to 65535/);
+  }, 180_000);
 });
+
+function serverIn(dir: string): string {
+  return /^\s*server:\s*(\S+)\s*$/m.exec(readFileSync(join(dir, 'kubeconfig'), 'utf8'))?.[1] ?? '(no server)';
+}
+
+interface LocalProcess {
+  child: ChildProcess;
+  stdout: string[];
+  stderr(): string;
+  /** SIGINT, as Ctrl-C; resolves once it has exited 0. */
+  stop(): Promise<void>;
+}
+
+/** `regcred local ARGS` as a child process, resolved once it prints how to use the control plane. */
+async function startLocal(args: string[]): Promise<LocalProcess> {
+  const child = spawn(process.execPath, [CLI, 'local', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<string>((done) => child.once('exit', (code, signal) => done(`code ${code} signal ${signal}`)));
+  const stdout: string[] = [];
+  await new Promise<void>((ready, failed) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      stdout.push(line);
+      if (line.includes('kubectl get registrycredentials')) ready();
+    });
+    void exited.then((code) => failed(new Error(`regcred local exited ${code}:\n${stdout.join('\n')}\n${stderr}`)));
+  });
+  return {
+    child,
+    stdout,
+    stderr: () => stderr,
+    async stop() {
+      child.kill('SIGINT');
+      const how = await exited;
+      if (how !== 'code 0 signal null') throw new Error(`regcred local ended with ${how}; stderr:\n${stderr}`);
+      expect(stderr).toContain('regcred: stopping the local control plane (SIGINT)');
+    },
+  };
+}
+
+function listen(port: number): Promise<Server> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen({ host: '127.0.0.1', port }, () => done(server));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = await listen(0);
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}

@@ -72,5 +72,25 @@ describe("the help's defaults", () => {
       expect(command(name).opts()).toEqual({ dir: DEFAULT_LOCAL_DIR });
     }
   });
+
+  it('--api-port takes a port number', async () => {
+    const program = buildProgram().exitOverride();
+    let errors = '';
+    program.commands.forEach((c) => c.exitOverride().configureOutput({ writeErr: (s) => (errors += s) }));
+    const local = program.commands.find((c) => c.name() === 'local')!;
+    local.action(() => undefined);
+    await program.parseAsync(['node', 'regcred', 'local', '--api-port', '6443']);
+    expect(local.opts()).toEqual({ dir: DEFAULT_LOCAL_DIR, apiPort: 6443 });
+    for (const bad of ['0', '65536', 'x', '80.5']) {
+      await expect(buildProgramFor(bad)).rejects.toThrow(/must be a whole number from 1 to 65535/);
+    }
+    expect(errors).toBe('');
+  });
 });
 
+async function buildProgramFor(apiPort: string): Promise<void> {
+  const program = buildProgram().exitOverride();
+  for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: () => undefined });
+  program.commands.find((c) => c.name() === 'local')!.action(() => undefined);
+  await program.parseAsync(['node', 'regcred', 'local', '--api-port', apiPort]);
+}
