@@ -129,6 +129,13 @@ async function startLocal(dir: string, auditLog: boolean, apiPort?: number): Pro
   return cp;
 }
 
+/** Stops the local control plane and says how long that took. */
+async function stopLocal(cp: RunningControlPlane): Promise<void> {
+  const started = Date.now();
+  await cp.stop();
+  progressLogger()(`local control plane stopped in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+}
+
 function usageHints(cp: RunningControlPlane): string {
   return [
     '',
@@ -155,7 +162,7 @@ async function local(flags: LocalFlags): Promise<number> {
     process.stdout.write(usageHints(cp));
     const why = await Promise.race([signal, cp.exited.then((code) => `exit ${code}`)]);
     process.stderr.write(`regcred: stopping the local control plane (${why})\n`);
-    await cp.stop();
+    await stopLocal(cp);
     if (String(why).startsWith('exit')) {
       process.stderr.write(`${tailOf(cp.logFile, 20)}\n`);
       return 1;
@@ -186,7 +193,8 @@ async function start(flags: StartFlags): Promise<number> {
     { kubeconfig: cp.kubeconfig, context: LOCAL_OPERATOR_CONTEXT, namespace: DEFAULT_OPERATOR_NAMESPACE },
     Promise.race([signal, cp.exited]),
   );
-  await cp.stop();
+  process.stderr.write('regcred: stopping the local control plane\n');
+  await stopLocal(cp);
   return code;
 }
 

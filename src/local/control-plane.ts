@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -159,6 +159,7 @@ export interface RunningControlPlane {
   pid: number;
   /** Resolves with the exit code when the process ends for any reason. */
   exited: Promise<number | null>;
+  /** Stops the components in order (controller-manager, kube-apiserver, etcd); resolves once the process has exited. */
   stop(): Promise<void>;
 }
 
@@ -169,6 +170,9 @@ interface ReadyLine {
   auditLog?: string;
 }
 
+/** How long stop() waits for the process to exit before it kills it. Its own components stop in about a second. */
+const STOP_TIMEOUT_MS = 30_000;
+
 /** Starts the control plane process and resolves once its API server answers /readyz. */
 export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
   const binary = await ensureControlPlaneBinary(options.progress);
@@ -176,11 +180,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   mkdirSync(dir, { recursive: true });
   const port = await chooseApiPort(dir, options.apiPort);
   const logFile = join(dir, 'controlplane.log');
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const args = ['--dir', dir, '--api-port', String(port.port)];
+  // The process writes its log straight to the file, so the log survives this process; and it holds
+  // stdin open for the process's lifetime (--stop-on-stdin-eof): if this process dies, even killed,
+  // the control plane stops cleanly instead of running on with the port and etcd's data directory.
+  const logFd = openSync(logFile, 'a');
+  const logStart = fstatSync(logFd).size;
+  const args = ['--dir', dir, '--api-port', String(port.port), '--stop-on-stdin-eof'];
   if (options.auditLog) args.push('--audit-log');
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stderr.pipe(log);
+  // In a process group of its own, so that a Ctrl-C at the terminal reaches only this process, which
+  // stops what depends on the control plane (the operator of `regcred start`) before the control plane.
+  const child = spawn(binary, args, { stdio: ['pipe', 'pipe', logFd], detached: true });
+  closeSync(logFd); // the child has its own copy
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
 
   const ready = await waitForReadyLine(child, exited, logFile);
@@ -195,7 +205,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     logFile,
     pid: child.pid ?? -1,
     exited,
-    stop: () => stopProcess(child, exited),
+    stop: () => stopProcess(child, exited, logFile, logStart, options.progress),
   };
 }
 
@@ -272,12 +282,28 @@ function waitForReadyLine(child: ChildProcess, exited: Promise<number | null>, l
   });
 }
 
-async function stopProcess(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  await exited;
-  clearTimeout(timer);
+async function stopProcess(child: ChildProcess, exited: Promise<number | null>, logFile: string, logStart: number, progress: Progress): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      progress(`the local control plane did not stop within ${STOP_TIMEOUT_MS / 1000} s; killing it (log: ${displayPath(logFile)})`);
+      child.kill('SIGKILL');
+    }, STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+  // A component that did not stop in time is worth telling the person at the terminal, not only the log.
+  for (const line of logSince(logFile, logStart).split('\n')) {
+    if (line.startsWith('regcred-controlplane: ') && line.includes('did not stop')) progress(line.replace(/^regcred-controlplane: /, 'local control plane: '));
+  }
+}
+
+function logSince(file: string, offset: number): string {
+  try {
+    return readFileSync(file).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
 }
 
 export function tailOf(file: string, lines: number): string {

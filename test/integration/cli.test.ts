@@ -158,16 +158,48 @@ describe('regcred local', () => {
     expect(stderr).toContain('stopping the local control plane (SIGINT)');
   }, 120_000);
 
-  it('comes back on the same port after a restart, so a kubeconfig already loaded keeps working', async () => {
+  it('comes back on the same port after a restart, so a kubeconfig already loaded keeps working, and stops without waiting out a timeout', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'regcred-local-restart-'));
     const first = await startLocal(['--dir', dir]);
     const server = serverIn(dir);
     expect(server).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-    await first.stop();
+    // A client watching, as the operator or `kubectl get -w` would be: the API server used to wait for
+    // watchers to hang up, and stopping ran into the control plane's 20 s timeout every time.
+    const watcher = spawn('kubectl', ['--kubeconfig', join(dir, 'kubeconfig'), 'get', 'namespaces', '--watch', '-o', 'name'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const watcherExited = new Promise((done) => watcher.once('exit', done));
+    await new Promise<void>((watching) => watcher.stdout.once('data', () => watching()));
+    try {
+      await first.stop();
+    } finally {
+      watcher.kill();
+      await watcherExited;
+    }
 
     const second = await startLocal(['--dir', dir]);
     expect(serverIn(dir)).toBe(server);
     expect(second.stderr()).not.toMatch(/was taken/);
+    await second.stop();
+  }, 180_000);
+
+  it('stops the control plane by itself when regcred local is killed, so the next start gets the port and the data back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regcred-local-killed-'));
+    const first = await startLocal(['--dir', dir]);
+    const server = serverIn(dir);
+    first.child.kill('SIGKILL');
+    const port = Number(new URL(server).port);
+    const deadline = Date.now() + 30_000;
+    while (!(await portIsFree(port))) {
+      if (Date.now() > deadline) throw new Error(`port ${port} still taken 30 s after regcred local was killed:\n${readFileSync(join(dir, 'controlplane.log'), 'utf8').slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const log = () => readFileSync(join(dir, 'controlplane.log'), 'utf8');
+    for (let i = 0; i < 100 && !log().includes('all components stopped'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(log()).toContain('regcred-controlplane: stdin closed (the process that started it has exited); stopping');
+    expect(log()).toMatch(/regcred-controlplane: etcd stopped in \d+ms; all components stopped in \d+ms/);
+    expect(log()).not.toContain('did not stop');
+
+    const second = await startLocal(['--dir', dir]);
+    expect(serverIn(dir)).toBe(server);
     await second.stop();
   }, 180_000);
 
@@ -210,7 +242,7 @@ interface LocalProcess {
   child: ChildProcess;
   stdout: string[];
   stderr(): string;
-  /** SIGINT, as Ctrl-C; resolves once it has exited 0. */
+  /** SIGINT, as Ctrl-C; resolves once it has exited 0 and asserts it did not wait out a timeout. */
   stop(): Promise<void>;
 }
 
@@ -237,6 +269,8 @@ async function startLocal(args: string[]): Promise<LocalProcess> {
       const how = await exited;
       if (how !== 'code 0 signal null') throw new Error(`regcred local ended with ${how}; stderr:\n${stderr}`);
       expect(stderr).toContain('regcred: stopping the local control plane (SIGINT)');
+      expect(stderr).toMatch(/regcred: local control plane stopped in [\d.]+s\n/);
+      expect(stderr).not.toMatch(/did not stop|killing it/);
     },
   };
 }
@@ -247,6 +281,13 @@ function listen(port: number): Promise<Server> {
     server.once('error', fail);
     server.listen({ host: '127.0.0.1', port }, () => done(server));
   });
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return listen(port).then(
+    (server) => new Promise<boolean>((done) => server.close(() => done(true))),
+    () => false,
+  );
 }
 
 async function freePort(): Promise<number> {
