@@ -43,6 +43,10 @@ func apiServerArgs(dir string, p *pkiFiles, etcdURL string, port int, auditPath 
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--allow-privileged=false",
 		"--shutdown-delay-duration=0s",
+		// On shutdown, end open watches at once (their clients re-list from the next API server) instead
+		// of letting net/http wait up to --request-timeout (60 s) for each watching client to hang up:
+		// with kubectl -w or the operator connected, stopping took until the 20 s timeout every time.
+		"--shutdown-watch-termination-grace-period=2s",
 		"--cert-dir=" + filepath.Join(dir, "pki"),
 		"--enable-priority-and-fairness=true",
 		// The "kubernetes" Service endpoints cannot point at loopback; nothing here needs them.

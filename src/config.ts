@@ -41,19 +41,32 @@ export interface RunFlags {
 
 export class ConfigError extends Error {}
 
+/** What `regcred run` uses for a flag that is not given (and, for the first two, no environment either). `regcred run --help` shows these. */
+export const RUN_DEFAULTS = {
+  namespace: DEFAULT_OPERATOR_NAMESPACE,
+  logLevel: 'info',
+  concurrency: 4,
+  writeConcurrency: 16,
+  healthPort: 8081,
+  metricsPort: 8080,
+  resyncSeconds: 600,
+  providerTimeoutSeconds: 30,
+  providerConcurrency: 4,
+} as const;
+
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export function buildConfig(flags: RunFlags, env: NodeJS.ProcessEnv, isTty: boolean): OperatorConfig {
-  const namespace = flags.namespace ?? env.POD_NAMESPACE ?? DEFAULT_OPERATOR_NAMESPACE;
+  const namespace = flags.namespace ?? env.POD_NAMESPACE ?? RUN_DEFAULTS.namespace;
   if (!DNS1123_LABEL.test(namespace)) {
     throw new ConfigError(`--namespace "${namespace}" is not a valid namespace name (lowercase letters, digits and "-", at most 63)`);
   }
-  const logLevel = (flags.logLevel ?? env.LOG_LEVEL ?? 'info').toLowerCase();
+  const logLevel = (flags.logLevel ?? env.LOG_LEVEL ?? RUN_DEFAULTS.logLevel).toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
-  const healthPort = parseIntFlag('--health-port', flags.healthPort, 8081, 0, 65535);
-  const metricsPort = parseIntFlag('--metrics-port', flags.metricsPort, 8080, 0, 65535);
+  const healthPort = parseIntFlag('--health-port', flags.healthPort, RUN_DEFAULTS.healthPort, 0, 65535);
+  const metricsPort = parseIntFlag('--metrics-port', flags.metricsPort, RUN_DEFAULTS.metricsPort, 0, 65535);
   if (healthPort !== 0 && healthPort === metricsPort) {
     throw new ConfigError(`--metrics-port and --health-port are both ${healthPort}; they need a port each`);
   }
@@ -62,13 +75,13 @@ export function buildConfig(flags: RunFlags, env: NodeJS.ProcessEnv, isTty: bool
     context: flags.context ?? undefined,
     namespace,
     logLevel: logLevel as LogLevel,
-    concurrency: parseIntFlag('--concurrency', flags.concurrency, 4, 1, 64),
-    writeConcurrency: parseIntFlag('--write-concurrency', flags.writeConcurrency, 16, 1, 256),
+    concurrency: parseIntFlag('--concurrency', flags.concurrency, RUN_DEFAULTS.concurrency, 1, 64),
+    writeConcurrency: parseIntFlag('--write-concurrency', flags.writeConcurrency, RUN_DEFAULTS.writeConcurrency, 1, 256),
     healthPort,
     metricsPort,
-    resyncIntervalMs: parseIntFlag('--resync-seconds', flags.resyncSeconds, 600, 1, 86400) * 1000,
-    providerTimeoutMs: parseIntFlag('--provider-timeout-seconds', flags.providerTimeoutSeconds, 30, 1, 600) * 1000,
-    providerConcurrency: parseIntFlag('--provider-concurrency', flags.providerConcurrency, 4, 1, 64),
+    resyncIntervalMs: parseIntFlag('--resync-seconds', flags.resyncSeconds, RUN_DEFAULTS.resyncSeconds, 1, 86400) * 1000,
+    providerTimeoutMs: parseIntFlag('--provider-timeout-seconds', flags.providerTimeoutSeconds, RUN_DEFAULTS.providerTimeoutSeconds, 1, 600) * 1000,
+    providerConcurrency: parseIntFlag('--provider-concurrency', flags.providerConcurrency, RUN_DEFAULTS.providerConcurrency, 1, 64),
     prettyLogs: isTty && env.LOG_FORMAT !== 'json',
   };
 }

@@ -5,6 +5,7 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import { DEFAULT_OPERATOR_NAMESPACE } from './api/constants.js';
+import type { LocalFlags, StartFlags } from './commands.js';
 import { buildConfig, ConfigError, type RunFlags } from './config.js';
 import { connect, hasConfiguredCluster, loadKubeConfig } from './kube/connection.js';
 import { ensureControlPlaneBinary, startControlPlane, tailOf, type RunningControlPlane } from './local/control-plane.js';
@@ -122,11 +123,11 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
   return code;
 }
 
-async function startLocal(dir: string, auditLog: boolean): Promise<RunningControlPlane> {
+async function startLocal(dir: string, auditLog: boolean, apiPort?: number): Promise<RunningControlPlane> {
   const progress = progressLogger();
   progress(`starting a local control plane in ${dir}`);
   const started = Date.now();
-  const cp = await startControlPlane({ dir, auditLog, progress });
+  const cp = await startControlPlane({ dir, apiPort, auditLog, progress });
   const admin = connect(loadKubeConfig({ kubeconfig: cp.kubeconfig }));
   try {
     await installIntoCluster(admin, DEFAULT_OPERATOR_NAMESPACE);
@@ -138,6 +139,13 @@ async function startLocal(dir: string, auditLog: boolean): Promise<RunningContro
   }
   progress(`control plane ready at ${cp.server} in ${((Date.now() - started) / 1000).toFixed(1)}s; CRD and operator RBAC installed`);
   return cp;
+}
+
+/** Stops the local control plane and says how long that took. */
+async function stopLocal(cp: RunningControlPlane): Promise<void> {
+  const started = Date.now();
+  await cp.stop();
+  progressLogger()(`local control plane stopped in ${((Date.now() - started) / 1000).toFixed(1)}s`);
 }
 
 function usageHints(cp: RunningControlPlane): string {
@@ -153,18 +161,20 @@ function usageHints(cp: RunningControlPlane): string {
   ].join('\n');
 }
 
-async function local(flags: { dir: string; auditLog?: boolean; buildOnly?: boolean }): Promise<number> {
+async function local(flags: LocalFlags): Promise<number> {
   try {
     if (flags.buildOnly) {
-      const binary = ensureControlPlaneBinary(progressLogger());
+      const binary = await ensureControlPlaneBinary(progressLogger());
       process.stderr.write(`regcred: control plane binary: ${binary}\n`);
       return 0;
     }
-    const cp = await startLocal(flags.dir, Boolean(flags.auditLog));
+    const cp = await startLocal(flags.dir, Boolean(flags.auditLog), flags.apiPort);
+    // Listening before the hints are printed: a Ctrl-C the moment they appear must stop the control plane, not kill this process.
+    const signal = waitForSignal();
     process.stdout.write(usageHints(cp));
-    const why = await Promise.race([waitForSignal(), cp.exited.then((code) => `exit ${code}`)]);
+    const why = await Promise.race([signal, cp.exited.then((code) => `exit ${code}`)]);
     process.stderr.write(`regcred: stopping the local control plane (${why})\n`);
-    await cp.stop();
+    await stopLocal(cp);
     if (String(why).startsWith('exit')) {
       process.stderr.write(`${tailOf(cp.logFile, 20)}\n`);
       return 1;
@@ -176,7 +186,7 @@ async function local(flags: { dir: string; auditLog?: boolean; buildOnly?: boole
   }
 }
 
-async function start(flags: { dir: string }): Promise<number> {
+async function start(flags: StartFlags): Promise<number> {
   if (hasConfiguredCluster(process.env)) {
     process.stderr.write('regcred: using the current kube context\n');
     return run({});
@@ -184,18 +194,19 @@ async function start(flags: { dir: string }): Promise<number> {
   process.stderr.write('regcred: no kube context is configured (no $KUBECONFIG, ~/.kube/config or in-cluster account), so starting a local control plane\n');
   let cp: RunningControlPlane;
   try {
-    cp = await startLocal(flags.dir, false);
+    cp = await startLocal(flags.dir, false, flags.apiPort);
   } catch (err) {
     process.stderr.write(`regcred start: ${(err as Error).message}\n`);
     return 1;
   }
-  process.stderr.write(usageHints(cp));
   const signal = waitForSignal();
+  process.stderr.write(usageHints(cp));
   const code = await run(
     { kubeconfig: cp.kubeconfig, context: LOCAL_OPERATOR_CONTEXT, namespace: DEFAULT_OPERATOR_NAMESPACE },
     Promise.race([signal, cp.exited]),
   );
-  await cp.stop();
+  process.stderr.write('regcred: stopping the local control plane\n');
+  await stopLocal(cp);
   return code;
 }
 

@@ -1,0 +1,117 @@
+/**
+ * The `regcred` commands. src/cli.ts loads this module once it has checked the Node.js version; this
+ * module loads the operator itself (src/main.ts) only when a command runs, so `--help` and `--version`
+ * stay quick.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { LOG_LEVELS, RUN_DEFAULTS, type RunFlags } from './config.js';
+
+/** The directory `regcred local` and `regcred start` keep the local control plane's state in. */
+export const DEFAULT_LOCAL_DIR = '.regcred/local';
+
+/** package.json's version: dist/ and src/ are both one level below it. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export interface LocalFlags {
+  dir: string;
+  apiPort?: number;
+  auditLog?: boolean;
+  buildOnly?: boolean;
+}
+
+export interface StartFlags {
+  dir: string;
+  apiPort?: number;
+}
+
+/** An option whose help ends with "(default: …)", for defaults that are not a plain value commander can hold. */
+function option(flags: string, description: string, defaultText: string | number): Option {
+  return new Option(flags, `${description} (default: ${defaultText})`);
+}
+
+function parsePort(raw: string): number {
+  const port = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new InvalidArgumentError('must be a whole number from 1 to 65535');
+  }
+  return port;
+}
+
+function dirOption(description: string): Option {
+  // A real default: commander prints it as "(default: .regcred/local)", like the ones above.
+  return new Option('--dir <dir>', description).default(DEFAULT_LOCAL_DIR, DEFAULT_LOCAL_DIR);
+}
+
+function apiPortOption(): Option {
+  return option(
+    '--api-port <port>',
+    'port of the local API server on 127.0.0.1',
+    'the port in DIR/kubeconfig if it is free (a kubeconfig loaded earlier keeps working), else any free port',
+  ).argParser(parsePort);
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('regcred')
+    .description('regcred-operator: image pull secrets for every namespace, minted, fanned out and rotated')
+    .version(packageVersion(), '-V, --version', 'print the version of regcred and exit')
+    .helpOption('-h, --help', 'print this help and exit')
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('run the operator (in a cluster it uses the in-cluster configuration)')
+    .addOption(option('--kubeconfig <file>', 'kubeconfig file', '$KUBECONFIG, else ~/.kube/config, else the in-cluster account'))
+    .addOption(option('--context <name>', 'kubeconfig context to use', "the kubeconfig's current-context"))
+    .addOption(option('--namespace <ns>', "the operator's namespace, where source Secrets live", `$POD_NAMESPACE, else ${RUN_DEFAULTS.namespace}`))
+    .addOption(
+      option('--log-level <level>', 'log level', `$LOG_LEVEL, else ${RUN_DEFAULTS.logLevel}`).choices(LOG_LEVELS.filter((l) => l !== 'fatal')),
+    )
+    .addOption(option('--concurrency <n>', 'RegistryCredentials reconciled at once', RUN_DEFAULTS.concurrency))
+    .addOption(option('--write-concurrency <n>', 'API writes in flight within one fan-out', RUN_DEFAULTS.writeConcurrency))
+    .addOption(option('--health-port <port>', 'port for /healthz and /readyz; 0 = any free port', RUN_DEFAULTS.healthPort))
+    .addOption(option('--metrics-port <port>', 'port for Prometheus /metrics; 0 = any free port', RUN_DEFAULTS.metricsPort))
+    .addOption(option('--resync-seconds <n>', 'safety-net resync interval', RUN_DEFAULTS.resyncSeconds))
+    .addOption(
+      option('--provider-timeout-seconds <n>', 'how long one ECR or Google call may take before it counts as failed', RUN_DEFAULTS.providerTimeoutSeconds),
+    )
+    .addOption(
+      option('--provider-concurrency <n>', 'ECR or Google calls in flight at once, per provider; more wait their turn', RUN_DEFAULTS.providerConcurrency),
+    )
+    .action(async (flags: RunFlags) => {
+      const { main } = await import('./main.js');
+      process.exitCode = await main.run(flags);
+    });
+
+  program
+    .command('local')
+    .description('start a local control plane (etcd, kube-apiserver, controller-manager) and install the CRD; runs until interrupted')
+    .addOption(dirOption('state directory (certificates, etcd data); the kubeconfig is written to DIR/kubeconfig'))
+    .addOption(apiPortOption())
+    .addOption(option('--audit-log', 'write an API audit log to DIR/audit.log', 'off'))
+    .addOption(option('--build-only', 'only build (or find the cached build of) the control plane binary, then exit', 'off'))
+    .action(async (flags: LocalFlags) => {
+      const { main } = await import('./main.js');
+      process.exitCode = await main.local(flags);
+    });
+
+  program
+    .command('start')
+    .description('run the operator against the current kube context; with none configured, start a local control plane first (npm start)')
+    .addOption(dirOption('local control plane state directory, when one is started'))
+    .addOption(apiPortOption())
+    .action(async (flags: StartFlags) => {
+      const { main } = await import('./main.js');
+      process.exitCode = await main.start(flags);
+    });
+
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}
