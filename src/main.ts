@@ -153,7 +153,7 @@ function usageHints(cp: RunningControlPlane): string {
     '',
     'Local control plane is running. In another terminal:',
     `  export KUBECONFIG=${cp.kubeconfig}`,
-    '  kubectl apply -f config/samples/',
+    '  kubectl apply -f config/samples/quickstart.yaml',
     '  kubectl get registrycredentials',
     `The operator's own identity (RBAC from config/rbac) is the context "${LOCAL_OPERATOR_CONTEXT}".`,
     `Logs: ${cp.logFile}. Stop with Ctrl-C.`,
