@@ -9,12 +9,14 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 )
 
-func startEtcd(dataDir string) (*embed.Etcd, string, error) {
-	clientPort, err := freePort()
+// startEtcd serves etcd on two free ports other than reserved: the API server's port, which is chosen
+// before etcd starts (to reuse the one a kubeconfig already names) but bound only after it.
+func startEtcd(dataDir string, reserved int) (*embed.Etcd, string, error) {
+	clientPort, err := freePortExcept(reserved)
 	if err != nil {
 		return nil, "", err
 	}
-	peerPort, err := freePort()
+	peerPort, err := freePortExcept(reserved)
 	if err != nil {
 		return nil, "", err
 	}
@@ -43,6 +45,17 @@ func startEtcd(dataDir string) (*embed.Etcd, string, error) {
 		return nil, "", fmt.Errorf("etcd did not become ready within 60s")
 	}
 	return e, clientURL.String(), nil
+}
+
+// freePortExcept is a free port other than reserved (0: no port is reserved).
+func freePortExcept(reserved int) (int, error) {
+	for attempt := 0; attempt < 16; attempt++ {
+		port, err := freePort()
+		if err != nil || port != reserved {
+			return port, err
+		}
+	}
+	return 0, fmt.Errorf("find a free port other than %d: the system kept offering it", reserved)
 }
 
 func freePort() (int, error) {

@@ -89,7 +89,7 @@ func run(s settings) error {
 		return fmt.Errorf("certificates: %w", err)
 	}
 
-	etcdServer, etcdURL, err := startEtcd(filepath.Join(dir, "etcd"))
+	etcdServer, etcdURL, err := startEtcd(filepath.Join(dir, "etcd"), s.apiPort)
 	if err != nil {
 		return fmt.Errorf("etcd: %w", err)
 	}
