@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import type { LevelWithSilent } from 'pino';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 
 export interface CapturedLine {
@@ -8,7 +9,9 @@ export interface CapturedLine {
 }
 
 /** A real logger (JSON, redaction and all) writing into memory, for tests that check what is logged. */
-export function captureLog(level: 'debug' | 'info' = 'debug'): { log: Logger; lines: () => CapturedLine[]; at: (level: string) => CapturedLine[] } {
+export function captureLog(
+  level: LevelWithSilent = 'debug',
+): { log: Logger; output: () => string; lines: () => CapturedLine[]; at: (level: string) => CapturedLine[] } {
   const chunks: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer | string, _encoding, callback) {
@@ -17,11 +20,11 @@ export function captureLog(level: 'debug' | 'info' = 'debug'): { log: Logger; li
     },
   });
   const log = createLogger({ level, pretty: false, destination });
+  const output = (): string => chunks.join('');
   const lines = (): CapturedLine[] =>
-    chunks
-      .join('')
+    output()
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => JSON.parse(l) as CapturedLine);
-  return { log, lines, at: (wanted) => lines().filter((l) => l.level === wanted) };
+  return { log, output, lines, at: (wanted) => lines().filter((l) => l.level === wanted) };
 }

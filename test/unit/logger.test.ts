@@ -1,23 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { Writable } from 'node:stream';
-import { REDACT_PATHS, createLogger, type Logger } from '../../src/observability/logger.js';
+import { REDACT_PATHS } from '../../src/observability/logger.js';
+import { captureLog } from '../support/log-capture.js';
 
-function capture(level: 'trace' | 'info' | 'silent' = 'info'): { log: Logger; output: () => string; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer | string, _encoding, callback) {
-      chunks.push(chunk.toString());
-      callback();
-    },
-  });
-  const log = createLogger({ level, pretty: false, destination });
-  const output = () => chunks.join('');
-  const lines = () =>
-    output()
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-  return { log, output, lines };
+function capture(level: 'trace' | 'info' | 'silent' = 'info'): ReturnType<typeof captureLog> {
+  return captureLog(level);
 }
 
 const CENSOR = '[REDACTED]';
