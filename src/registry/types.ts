@@ -8,8 +8,12 @@
  */
 import type { RegistryLogin } from '../providers/types.js';
 
-/** The reasons of the Verified condition that a probe can produce (`Disabled` and `Verifying` are the reconcile's). */
-export type ProbeReason = 'Verified' | 'Unauthorized' | 'Denied' | 'ImageNotFound' | 'RateLimited' | 'Unreachable';
+/**
+ * The reasons of the Verified condition that a probe can produce (`Disabled` and `Verifying` are the
+ * reconcile's). `InvalidImage`: an entry of spec.verify.images that cannot be parsed, or that no auths
+ * key of the credential covers (the kubelet would not use this credential for it).
+ */
+export type ProbeReason = 'Verified' | 'Unauthorized' | 'Denied' | 'ImageNotFound' | 'InvalidImage' | 'RateLimited' | 'Unreachable';
 
 /** The outcome at one registry host (and one image, when the user named images for that host). */
 export interface HostOutcome {
