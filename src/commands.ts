@@ -82,6 +82,14 @@ export function buildProgram(): Command {
     .addOption(
       option('--provider-concurrency <n>', 'ECR or Google calls in flight at once, per provider; more wait their turn', RUN_DEFAULTS.providerConcurrency),
     )
+    .addOption(option('--verify-timeout-seconds <n>', 'how long one request of a registry check (Verified) may take', RUN_DEFAULTS.verifyTimeoutSeconds))
+    .addOption(option('--verify-concurrency <n>', 'registry hosts checked at once, across all RegistryCredentials', RUN_DEFAULTS.verifyConcurrency))
+    .addOption(
+      option('--registry-ca-file <file>', 'PEM bundle of CAs to trust for registry checks, besides the system roots (a private registry)', '$REGCRED_REGISTRY_CA_FILE, else none'),
+    )
+    .addOption(
+      option('--dockerhub-headroom-percent <n>', 'warn when Docker Hub pulls left fall below this percentage of the limit', RUN_DEFAULTS.dockerhubHeadroomPercent),
+    )
     .action(async (flags: RunFlags) => {
       const { main } = await import('./main.js');
       process.exitCode = await main.run(flags);

@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { DEFAULT_OPERATOR_NAMESPACE } from './api/constants.js';
 
 /** The one validated configuration object, built once from flags and environment. */
@@ -19,6 +20,14 @@ export interface OperatorConfig {
   providerTimeoutMs: number;
   /** Provider calls in flight at once, per provider; more wait their turn outside the reconcile workers. */
   providerConcurrency: number;
+  /** How long one request of a registry probe may take. */
+  verifyTimeoutMs: number;
+  /** Registry hosts probed at once, across all RegistryCredentials. */
+  verifyConcurrency: number;
+  /** A PEM bundle of CAs trusted for registry probes, besides the system roots (a private registry's CA). */
+  registryCaFile?: string;
+  /** Docker Hub headroom under this percentage of the limit is reported. */
+  headroomPercent: number;
   prettyLogs: boolean;
 }
 
@@ -37,6 +46,10 @@ export interface RunFlags {
   resyncSeconds?: string;
   providerTimeoutSeconds?: string;
   providerConcurrency?: string;
+  verifyTimeoutSeconds?: string;
+  verifyConcurrency?: string;
+  registryCaFile?: string;
+  dockerhubHeadroomPercent?: string;
 }
 
 export class ConfigError extends Error {}
@@ -52,6 +65,9 @@ export const RUN_DEFAULTS = {
   resyncSeconds: 600,
   providerTimeoutSeconds: 30,
   providerConcurrency: 4,
+  verifyTimeoutSeconds: 10,
+  verifyConcurrency: 4,
+  dockerhubHeadroomPercent: 10,
 } as const;
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -82,8 +98,23 @@ export function buildConfig(flags: RunFlags, env: NodeJS.ProcessEnv, isTty: bool
     resyncIntervalMs: parseIntFlag('--resync-seconds', flags.resyncSeconds, RUN_DEFAULTS.resyncSeconds, 1, 86400) * 1000,
     providerTimeoutMs: parseIntFlag('--provider-timeout-seconds', flags.providerTimeoutSeconds, RUN_DEFAULTS.providerTimeoutSeconds, 1, 600) * 1000,
     providerConcurrency: parseIntFlag('--provider-concurrency', flags.providerConcurrency, RUN_DEFAULTS.providerConcurrency, 1, 64),
+    verifyTimeoutMs: parseIntFlag('--verify-timeout-seconds', flags.verifyTimeoutSeconds, RUN_DEFAULTS.verifyTimeoutSeconds, 1, 120) * 1000,
+    verifyConcurrency: parseIntFlag('--verify-concurrency', flags.verifyConcurrency, RUN_DEFAULTS.verifyConcurrency, 1, 64),
+    registryCaFile: readableFile('--registry-ca-file', flags.registryCaFile ?? env.REGCRED_REGISTRY_CA_FILE),
+    headroomPercent: parseIntFlag('--dockerhub-headroom-percent', flags.dockerhubHeadroomPercent, RUN_DEFAULTS.dockerhubHeadroomPercent, 0, 100),
     prettyLogs: isTty && env.LOG_FORMAT !== 'json',
   };
+}
+
+/** A file the operator must read (a CA bundle): a missing or unreadable one is a start-up error, not a probe failure later. */
+function readableFile(name: string, path: string | undefined): string | undefined {
+  if (path === undefined || path === '') return undefined;
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (err) {
+    throw new ConfigError(`${name} "${path}" cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): mount the CA bundle there or remove the flag`);
+  }
+  return path;
 }
 
 function parseIntFlag(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {

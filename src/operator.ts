@@ -1,4 +1,5 @@
 import type { KubernetesObject, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { Verifier } from './registry/types.js';
 import type { ProviderName, RegistryCredential } from './api/types.js';
 import type { OperatorConfig } from './config.js';
 import type { Clock, TimerHandle } from './controller/clock.js';
@@ -37,6 +38,8 @@ export interface OperatorDeps {
   random: () => number;
   /** Told about reconciles and queue adds as they happen (main.ts passes the metrics); optional. */
   observer?: ControllerObserver;
+  /** Checks published credentials at their registries (the Verified condition). */
+  verifier?: Verifier;
 }
 
 const SHUTDOWN_DEADLINE_MS = 20_000;
@@ -133,6 +136,9 @@ export class Operator {
       providerTimeoutMs: config.providerTimeoutMs,
       providerConcurrency: config.providerConcurrency,
       reportProviderCalls: observer?.providerCalls ? (provider, inFlight, waiting) => observer.providerCalls?.(provider, inFlight, waiting) : undefined,
+      verifier: this.deps.verifier,
+      headroomPercent: config.headroomPercent,
+      observeVerification: observer?.verified ? (seconds, reason) => observer.verified?.(seconds, reason) : undefined,
     });
 
     const started = clock.now();

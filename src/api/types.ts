@@ -61,6 +61,15 @@ export interface RefreshSpec {
 
 export type DeletionPolicy = 'Delete' | 'Orphan';
 
+export interface VerifySpec {
+  /** default true */
+  enabled?: boolean;
+  /** Image references whose manifests must be readable with the credential. */
+  images?: string[];
+  /** default 360 */
+  intervalMinutes?: number;
+}
+
 export interface RegistryCredentialSpec {
   ecr?: EcrSource;
   gcr?: GcrSource;
@@ -71,6 +80,7 @@ export interface RegistryCredentialSpec {
   refresh?: RefreshSpec;
   deletionPolicy?: DeletionPolicy;
   adoptExisting?: boolean;
+  verify?: VerifySpec;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -103,7 +113,17 @@ export interface RegistryCredentialStatus {
   failedNamespaces?: FailedNamespace[];
   patchedServiceAccounts?: number;
   failedRefreshAttempts?: number;
+  lastVerifiedTime?: string;
+  rateLimit?: RateLimitStatus;
   conditions?: Condition[];
+}
+
+/** Docker Hub pull headroom (status.rateLimit). */
+export interface RateLimitStatus {
+  limit: number;
+  remaining: number;
+  windowSeconds: number;
+  checkedAt: string;
 }
 
 export interface ObjectMeta {
@@ -126,5 +146,5 @@ export interface RegistryCredential {
   status?: RegistryCredentialStatus;
 }
 
-export const CONDITION_TYPES = ['Ready', 'TokenAvailable', 'SecretsSynced', 'ServiceAccountsPatched'] as const;
+export const CONDITION_TYPES = ['Ready', 'TokenAvailable', 'SecretsSynced', 'ServiceAccountsPatched', 'Verified'] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];

@@ -20,6 +20,8 @@ export interface ControllerObserver extends WorkQueueObserver {
   reconciled(outcome: ReconcileOutcome, seconds: number): void;
   /** Provider calls (ECR, Google) now in flight, and waiting for a slot, for one provider. */
   providerCalls?(provider: ProviderName, inFlight: number, waiting: number): void;
+  /** A registry check (Verified) finished after `seconds`, with this reason. */
+  verified?(seconds: number, reason: string): void;
 }
 
 /** What the controller holds right now, read when someone asks (a scrape), never pushed. */

@@ -125,6 +125,14 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
     registers,
   });
 
+  const verifyDuration = new Histogram({
+    name: `${METRIC_PREFIX}verify_duration_seconds`,
+    help: 'How long one check of a published credential at its registries (the Verified condition) took, by the reason it ended with.',
+    labelNames: ['reason'] as const,
+    buckets: [...MINT_BUCKETS],
+    registers,
+  });
+
   const callsInFlight = new Gauge({
     name: `${METRIC_PREFIX}provider_calls_in_flight`,
     help: 'Calls to a provider (ECR, Google) under way now; bounded per provider by --provider-concurrency.',
@@ -174,6 +182,9 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
       providerCalls(provider, inFlight, waiting) {
         callsInFlight.set({ provider }, inFlight);
         callsWaiting.set({ provider }, waiting);
+      },
+      verified(seconds, reason) {
+        verifyDuration.observe({ reason }, seconds);
       },
     },
     instrumentWriter: (writer) => instrumentWriter(writer, (labels) => writes.inc(labels)),
@@ -261,6 +272,9 @@ export interface CredentialGaugeValues {
   targetNamespaces?: number;
   syncedNamespaces?: number;
   failedRefreshAttempts?: number;
+  verified?: number;
+  rateLimitLimit?: number;
+  rateLimitRemaining?: number;
 }
 
 /** Read from the status the operator wrote: names, counts and times only. */
@@ -275,7 +289,17 @@ export function credentialGaugeValues(credential: RegistryCredential): Credentia
     targetNamespaces: status?.targetNamespaces,
     syncedNamespaces: status?.syncedNamespaces,
     failedRefreshAttempts: status ? (status.failedRefreshAttempts ?? 0) : undefined,
+    verified: verifiedValue(credential),
+    rateLimitLimit: status?.rateLimit?.limit,
+    rateLimitRemaining: status?.rateLimit?.remaining,
   };
+}
+
+/** 1 verified, 0 refused, absent when not known (Unknown, or a condition of an older generation). */
+function verifiedValue(credential: RegistryCredential): number | undefined {
+  const verified = credential.status?.conditions?.find((c) => c.type === 'Verified');
+  if (!verified || (verified.observedGeneration ?? credential.status?.observedGeneration) !== credential.metadata.generation) return undefined;
+  return verified.status === 'True' ? 1 : verified.status === 'False' ? 0 : undefined;
 }
 
 function timestampSeconds(time: string | undefined): number | undefined {
@@ -302,6 +326,13 @@ const CREDENTIAL_GAUGES: readonly { field: keyof CredentialGaugeValues; name: st
     name: 'credential_failed_refresh_attempts',
     help: 'Provider calls that failed in a row since the last successful refresh.',
   },
+  {
+    field: 'verified',
+    name: 'credential_verified',
+    help: 'Whether the registries accept the published credential (1) or refuse it (0); absent while unknown (unreachable, rate limited, disabled, in progress).',
+  },
+  { field: 'rateLimitLimit', name: 'dockerhub_ratelimit_limit', help: 'Docker Hub pulls allowed per window for this credential (Docker Hub entries only).' },
+  { field: 'rateLimitRemaining', name: 'dockerhub_ratelimit_remaining', help: 'Docker Hub pulls left in the current window for this credential (Docker Hub entries only).' },
 ];
 
 /** Gauges labelled by credential, computed from the informer cache at each scrape, so a deleted one disappears. */

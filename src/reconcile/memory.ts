@@ -1,5 +1,6 @@
 import type { RegistryCredentialStatus } from '../api/types.js';
 import type { ProviderCredential, ProviderError } from '../providers/types.js';
+import type { VerificationMemory } from './decide-verification.js';
 
 /** What a provider call was made for: a settled call for an older spec or source is thrown away. */
 export interface MintFor {
@@ -40,6 +41,8 @@ export interface CredentialMemory {
   unmanagedConflicts: Map<string, number>;
   /** The missing spec.namespaces.names last reported in an Event (sorted, comma-joined). */
   reportedMissingNamespaces?: string;
+  /** The registry probe in flight and the last one settled (src/reconcile/verifications.ts). */
+  verification: VerificationMemory;
 }
 
 export class CredentialMemories {
@@ -48,7 +51,7 @@ export class CredentialMemories {
   get(name: string): CredentialMemory {
     let memory = this.byName.get(name);
     if (!memory) {
-      memory = { unmanagedConflicts: new Map() };
+      memory = { unmanagedConflicts: new Map(), verification: {} };
       this.byName.set(name, memory);
     }
     return memory;
@@ -59,9 +62,10 @@ export class CredentialMemories {
     return this.byName.get(name) === memory;
   }
 
-  /** The credential is gone or finalized: forget all of it, and stop any provider call made for it. */
+  /** The credential is gone or finalized: forget all of it, and stop any provider call or probe made for it. */
   forget(name: string): void {
     this.byName.get(name)?.mintInFlight?.abort.abort();
+    this.byName.get(name)?.verification.inFlight?.abort.abort();
     this.byName.delete(name);
   }
 

@@ -8,6 +8,8 @@
  *   act.ts                      the only writes: performs a plan, reports what happened
  *   report.ts                   status (only when changed, counts coalesced) and Events
  *   mints.ts                    provider calls, outside the workers, bounded per provider
+ *   decide-verification.ts      pure: what Verified says, whether to probe the registries now
+ *   verifications.ts            registry probes, outside the workers
  *   memory.ts                   what this process remembers per credential, dropped in one place
  *   contract.ts                 what a reconcile returns and how the work loop treats it
  *
@@ -26,13 +28,17 @@ import { computeStatus, type ReconcileFacts } from '../status/compute.js';
 import { plural } from '../status/plural.js';
 import { TerminalError, type ReconcileResult } from './contract.js';
 import { Executor } from './act.js';
-import { decideCredential, type CredentialDecision } from './decide-credential.js';
+import { decideCredential, type CredentialDecision, type Publishable } from './decide-credential.js';
 import { gather, type Snapshot } from './gather.js';
 import { CredentialMemories, type CredentialMemory } from './memory.js';
 import { MintRunner } from './mints.js';
 import { planSecrets, type NamespaceResult } from './plan-secrets.js';
 import { deletableSecrets, planCleanup, planServiceAccounts } from './plan-service-accounts.js';
 import { recordEvent, writeStatus, type ReportDeps } from './report.js';
+import { DEFAULT_HEADROOM_PERCENT, decideVerification, type VerificationDecision } from './decide-verification.js';
+import { VerificationRunner } from './verifications.js';
+import { parseDockerConfigJson } from '../desired/dockerconfig.js';
+import type { Verifier } from '../registry/types.js';
 
 export interface ReconcilerDeps {
   view: ClusterView;
@@ -51,6 +57,12 @@ export interface ReconcilerDeps {
   providerTimeoutMs: number;
   providerConcurrency: number;
   reportProviderCalls?: (provider: ProviderName, inFlight: number, waiting: number) => void;
+  /** Checks published credentials at their registries (the Verified condition); absent: Verified is not reported. */
+  verifier?: Verifier;
+  /** Docker Hub headroom under this percentage of the limit is reported (default 10). */
+  headroomPercent?: number;
+  /** Told each registry probe's duration and the reason it ended with. */
+  observeVerification?: (seconds: number, reason: string) => void;
 }
 
 /** A fan-out write failed in a way worth retrying soon (a conflict, a transient error). */
@@ -72,11 +84,22 @@ export class Reconciler {
   readonly memories = new CredentialMemories();
   private readonly act: Executor;
   private readonly mints: MintRunner;
+  private readonly verifications?: VerificationRunner;
   private readonly report: ReportDeps;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.act = new Executor(deps.writer, deps.writeConcurrency);
-    this.report = { writer: deps.writer, events: deps.events };
+    this.report = { writer: deps.writer, events: deps.events, headroomPercent: deps.headroomPercent ?? DEFAULT_HEADROOM_PERCENT };
+    if (deps.verifier) {
+      this.verifications = new VerificationRunner({
+        verifier: deps.verifier,
+        clock: deps.clock,
+        log: deps.log,
+        memories: this.memories,
+        settled: deps.enqueue,
+        observe: deps.observeVerification,
+      });
+    }
     this.mints = new MintRunner({
       providers: deps.providers,
       clock: deps.clock,
@@ -130,6 +153,8 @@ export class Reconciler {
       // What is published stays in place: count it as it is.
       facts.synced = snapshot.targets.filter((ns) => snapshot.existing.get(ns)?.metadata.labels?.[CREDENTIAL_LABEL] === snapshot.name).length;
       facts.patchedServiceAccounts = credential.status?.patchedServiceAccounts ?? 0;
+      const verification = this.verify(credential, undefined, memory, now);
+      if (verification) facts.verification = verification.facts;
       const delay = await this.writeStatus(credential, facts, memory, log);
       const result = requeueAt(now, wakeTimes(decision), delay);
       return facts.credentialError ? { ...result, failed: true } : result;
@@ -164,6 +189,8 @@ export class Reconciler {
     facts.serviceAccountFailures = accountResults.filter((r) => r.failed).length;
     facts.missingServiceAccounts = accountPlan.missingServiceAccounts;
     await this.reportMissingNamespaces(credential, snapshot, memory, log);
+    const verification = this.verify(credential, publish, memory, now);
+    if (verification) facts.verification = verification.facts;
     const delay = await this.writeStatus(credential, facts, memory, log);
 
     if (results.some((r) => r.retry) || facts.serviceAccountFailures > 0) {
@@ -171,7 +198,40 @@ export class Reconciler {
       throw new RetryableFanOutError(`${retryCounts(facts.targets - facts.synced, facts.serviceAccountFailures)} another try`);
     }
     const failed = facts.credentialError !== undefined || facts.failed.length > 0;
-    return { ...requeueAt(now, wakeTimes(decision), delay), ...(failed ? { failed } : {}) };
+    return { ...requeueAt(now, [...wakeTimes(decision), verification?.wakeAt], delay), ...(failed ? { failed } : {}) };
+  }
+
+  /**
+   * Decides what Verified says for the credential published now and starts a registry probe when one is
+   * due (outside the workers; its settling queues the credential again). Never changes what is published.
+   */
+  private verify(credential: RegistryCredential, publish: Publishable | undefined, memory: CredentialMemory, now: Date): VerificationDecision | undefined {
+    if (!this.verifications) return undefined;
+    const decision = decideVerification({
+      now,
+      spec: credential.spec.verify,
+      generation: credential.metadata.generation,
+      published: publish ? { digest: publish.digest, obtainedAt: publish.obtainedAt } : undefined,
+      memory: memory.verification,
+      previous: credential.status ?? {},
+      headroomPercent: this.report.headroomPercent,
+    });
+    if (decision.abortInFlight) {
+      memory.verification.inFlight?.abort.abort();
+      memory.verification.inFlight = undefined;
+    }
+    if (decision.adopt) memory.verification.settled = decision.adopt;
+    if (decision.start && publish) {
+      const parsed = parseDockerConfigJson(publish.dockerConfigJson);
+      // What we publish was built from checked logins; a document we cannot read back is not probed.
+      if (parsed.ok) {
+        this.verifications.start(
+          { name: credential.metadata.name, key: decision.start, logins: parsed.value.logins, images: credential.spec.verify?.images ?? [] },
+          memory,
+        );
+      }
+    }
+    return decision;
   }
 
   /** Applies what the decision asks of this process's memory, and starts the provider call it asks for. */

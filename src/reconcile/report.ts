@@ -16,6 +16,8 @@ export const STATUS_COALESCE_MS = 1_000;
 export interface ReportDeps {
   writer: KubeWriter;
   events: EventRecorder;
+  /** Docker Hub headroom under this percentage of the limit gets a Warning event. */
+  headroomPercent: number;
 }
 
 /**
@@ -46,7 +48,7 @@ export async function writeStatus(
   log.debug({ changed }, 'status changed');
   await deps.writer.patchCredentialStatus(credential.metadata.name, statusMergePatch(previous, next));
   memory.statusWrite = { at: nowMs, status: next };
-  for (const t of statusTransitions(previous, next)) await recordEvent(deps, credential, t.type, t.reason, t.message, log);
+  for (const t of statusTransitions(previous, next, { headroomPercent: deps.headroomPercent })) await recordEvent(deps, credential, t.type, t.reason, t.message, log);
   return undefined;
 }
 

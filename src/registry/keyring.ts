@@ -145,3 +145,8 @@ export function probeHostOfKey(authKey: string): { host: string; pathPrefix: str
   const host = hostPort === 'docker.io' || hostPort === DEFAULT_REGISTRY_HOST ? DOCKER_HUB_REGISTRY_HOST : hostPort;
   return { host, pathPrefix };
 }
+
+/** Whether an auths key is Docker Hub's (`https://index.docker.io/v1/`, `docker.io`, …). */
+export function isDockerHubKey(authKey: string): boolean {
+  return probeHostOfKey(authKey)?.host === DOCKER_HUB_REGISTRY_HOST;
+}

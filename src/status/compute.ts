@@ -7,6 +7,7 @@ import type {
   RegistryCredential,
   RegistryCredentialStatus,
 } from '../api/types.js';
+import { DEFAULT_HEADROOM_PERCENT, headroomLow, type VerificationFacts } from '../reconcile/decide-verification.js';
 import { getCondition, setCondition, statusEqual } from './conditions.js';
 import { agree, plural } from './plural.js';
 import { toKubeTime } from './time.js';
@@ -48,6 +49,8 @@ export interface ReconcileFacts extends TokenFacts {
   serviceAccountFailures: number;
   /** Target namespaces whose selected ServiceAccounts do not exist yet (the default one is created asynchronously). */
   missingServiceAccounts: number;
+  /** What the Verified condition, status.lastVerifiedTime and status.rateLimit say (absent: as they were). */
+  verification?: VerificationFacts;
 }
 
 interface ConditionValue {
@@ -165,6 +168,8 @@ export function computeStatus(credential: RegistryCredential, f: ReconcileFacts)
   ] as const) {
     conditions = setCondition(conditions, { type, ...value, observedGeneration: generation }, f.now);
   }
+  const verification = f.verification;
+  if (verification) conditions = setCondition(conditions, { type: 'Verified', ...verification.condition, observedGeneration: generation }, f.now);
 
   const status: RegistryCredentialStatus = {
     observedGeneration: generation,
@@ -180,6 +185,8 @@ export function computeStatus(credential: RegistryCredential, f: ReconcileFacts)
       : undefined,
     patchedServiceAccounts: f.patchedServiceAccounts,
     failedRefreshAttempts: f.refresh?.failedAttempts ?? previous.failedRefreshAttempts ?? 0,
+    lastVerifiedTime: verification ? (verification.lastVerifiedTime ? toKubeTime(verification.lastVerifiedTime) : undefined) : previous.lastVerifiedTime,
+    rateLimit: verification ? verification.rateLimit : previous.rateLimit,
     conditions,
   };
   return status;
@@ -224,7 +231,11 @@ export interface Transition {
 }
 
 /** Events mark transitions (first sync, failures, conflicts, recovery), never a steady state. */
-export function statusTransitions(previous: RegistryCredentialStatus | undefined, next: RegistryCredentialStatus): Transition[] {
+export function statusTransitions(
+  previous: RegistryCredentialStatus | undefined,
+  next: RegistryCredentialStatus,
+  options: { headroomPercent: number } = { headroomPercent: DEFAULT_HEADROOM_PERCENT },
+): Transition[] {
   const out: Transition[] = [];
   const before = getCondition(previous?.conditions, 'Ready');
   const after = getCondition(next.conditions, 'Ready');
@@ -250,6 +261,33 @@ export function statusTransitions(previous: RegistryCredentialStatus | undefined
     const names = newConflicts.slice(0, 5).map((x) => x.namespace).join(', ');
     const more = newConflicts.length > 5 ? ` and ${newConflicts.length - 5} more` : '';
     out.push({ type: 'Warning', reason: 'SecretConflict', message: `${newConflicts[0]!.message} (${agree(newConflicts.length, 'namespace', 'namespaces')}: ${names}${more})` });
+  }
+  out.push(...verificationTransitions(previous, next, options.headroomPercent));
+  return out;
+}
+
+/**
+ * A Warning on every transition of Verified to False (or from one False reason to another), a Normal
+ * event when it comes back to True after one, and a Warning when Docker Hub headroom falls low.
+ */
+function verificationTransitions(previous: RegistryCredentialStatus | undefined, next: RegistryCredentialStatus, headroomPercent: number): Transition[] {
+  const out: Transition[] = [];
+  const before = getCondition(previous?.conditions, 'Verified');
+  const after = getCondition(next.conditions, 'Verified');
+  if (after?.status === 'False' && (before?.status !== 'False' || before.reason !== after.reason)) {
+    out.push({ type: 'Warning', reason: 'VerificationFailed', message: `${after.reason}: ${after.message}` });
+  } else if (after?.status === 'True' && before?.status === 'False') {
+    out.push({ type: 'Normal', reason: 'VerificationRecovered', message: after.message });
+  }
+  const lowBefore = previous?.rateLimit ? headroomLow(previous.rateLimit, headroomPercent) : false;
+  const lowAfter = next.rateLimit ? headroomLow(next.rateLimit, headroomPercent) : false;
+  if (lowAfter && !lowBefore && next.rateLimit) {
+    const r = next.rateLimit;
+    out.push({
+      type: 'Warning',
+      reason: 'RateLimitLow',
+      message: `Docker Hub pull headroom is low: ${r.remaining} of ${r.limit} pulls left in the ${r.windowSeconds} s window; authenticate every pull or use a pull-through cache`,
+    });
   }
   return out;
 }

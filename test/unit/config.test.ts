@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, LOG_LEVELS, buildConfig, type RunFlags } from '../../src/config.js';
 
@@ -25,8 +26,29 @@ describe('buildConfig: defaults', () => {
       resyncIntervalMs: 600_000,
       providerTimeoutMs: 30_000,
       providerConcurrency: 4,
+      verifyTimeoutMs: 10_000,
+      verifyConcurrency: 4,
+      registryCaFile: undefined,
+      headroomPercent: 10,
       prettyLogs: false,
     });
+  });
+
+  it.each([
+    { flags: { verifyTimeoutSeconds: '3' }, field: 'verifyTimeoutMs', want: 3_000 },
+    { flags: { verifyConcurrency: '2' }, field: 'verifyConcurrency', want: 2 },
+    { flags: { dockerhubHeadroomPercent: '25' }, field: 'headroomPercent', want: 25 },
+  ] as const)('verification flags: $field', ({ flags, field, want }) => {
+    expect(buildConfig(flags, {}, false)[field]).toBe(want);
+  });
+
+  it('--registry-ca-file (or $REGCRED_REGISTRY_CA_FILE) must name a readable file', () => {
+    const file = fileURLToPath(import.meta.url);
+    expect(buildConfig({ registryCaFile: file }, {}, false).registryCaFile).toBe(file);
+    expect(buildConfig({}, { REGCRED_REGISTRY_CA_FILE: file }, false).registryCaFile).toBe(file);
+    expect(() => buildConfig({ registryCaFile: '/nonexistent/ca.pem' }, {}, false)).toThrow(
+      '--registry-ca-file "/nonexistent/ca.pem" cannot be read (ENOENT): mount the CA bundle there or remove the flag',
+    );
   });
 
   it.each([
@@ -39,6 +61,8 @@ describe('buildConfig: defaults', () => {
   it.each([
     { flags: { providerTimeoutSeconds: '0' }, want: '--provider-timeout-seconds "0" must be a whole number from 1 to 600' },
     { flags: { providerConcurrency: '65' }, want: '--provider-concurrency "65" must be a whole number from 1 to 64' },
+    { flags: { verifyTimeoutSeconds: '0' }, want: '--verify-timeout-seconds "0" must be a whole number from 1 to 120' },
+    { flags: { dockerhubHeadroomPercent: '101' }, want: '--dockerhub-headroom-percent "101" must be a whole number from 0 to 100' },
   ])('provider flags out of range: $want', ({ flags, want }) => {
     expect(() => buildConfig(flags, {}, false)).toThrow(want);
   });

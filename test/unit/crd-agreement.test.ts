@@ -24,6 +24,7 @@ import type {
   LabelSelectorRequirement,
   NamespaceSelection,
   ProviderName,
+  RateLimitStatus,
   RefreshSpec,
   RegistryCredentialSpec,
   RegistryCredentialStatus,
@@ -31,6 +32,7 @@ import type {
   SelectorOperator,
   ServiceAccountSelection,
   StaticSource,
+  VerifySpec,
 } from '../../src/api/types.js';
 import { validateSpec } from '../../src/api/validate.js';
 import { labelKeyProblem, labelValueProblem } from '../../src/desired/namespaces.js';
@@ -114,8 +116,10 @@ const objects: [path: string, fields: Record<string, 'required' | 'optional'>][]
       refresh: 'optional',
       deletionPolicy: 'optional',
       adoptExisting: 'optional',
+      verify: 'optional',
     } satisfies Fields<RegistryCredentialSpec>,
   ],
+  ['spec.verify', { enabled: 'optional', images: 'optional', intervalMinutes: 'optional' } satisfies Fields<VerifySpec>],
   [
     'spec.ecr',
     { region: 'required', registryIds: 'optional', roleArn: 'optional', credentialsSecretRef: 'optional' } satisfies Fields<EcrSource>,
@@ -147,8 +151,14 @@ const objects: [path: string, fields: Record<string, 'required' | 'optional'>][]
       failedNamespaces: 'optional',
       patchedServiceAccounts: 'optional',
       failedRefreshAttempts: 'optional',
+      lastVerifiedTime: 'optional',
+      rateLimit: 'optional',
       conditions: 'optional',
     } satisfies Fields<RegistryCredentialStatus>,
+  ],
+  [
+    'status.rateLimit',
+    { limit: 'required', remaining: 'required', windowSeconds: 'required', checkedAt: 'required' } satisfies Fields<RateLimitStatus>,
   ],
   ['status.failedNamespaces[]', { namespace: 'required', reason: 'required', message: 'required' } satisfies Fields<FailedNamespace>],
   [
@@ -374,7 +384,7 @@ describe(`the CRD file crds/${CRD_NAME}.yaml`, () => {
 
   it('prints columns that read status fields the schema defines, with the expiry as a string', () => {
     const columns = version?.additionalPrinterColumns ?? [];
-    expect(columns.filter((c) => !c.priority).map((c) => c.name)).toEqual(['Provider', 'Ready', 'Synced', 'Targets', 'Expires', 'Age']);
+    expect(columns.filter((c) => !c.priority).map((c) => c.name)).toEqual(['Provider', 'Ready', 'Verified', 'Synced', 'Targets', 'Expires', 'Age']);
     for (const column of columns) {
       const field = /^\.status\.(\w+)/.exec(column.jsonPath)?.[1];
       if (field) expect(Object.keys(schemaAt('status').properties ?? {})).toContain(field);
