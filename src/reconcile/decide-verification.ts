@@ -33,6 +33,11 @@ export interface VerificationSettled {
   rateLimit?: RateLimitStatus;
   /** The credential has a Docker Hub entry (a probe that could not read headroom keeps the last reading). */
   dockerHub: boolean;
+  /**
+   * True after the last answer before it was a refusal (False), whatever the credential then: a fixed
+   * source, checked as a new credential (Verifying in between), is still a recovery. Cleared once reported.
+   */
+  recovered?: boolean;
 }
 
 export interface VerificationMemory {

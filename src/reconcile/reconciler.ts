@@ -192,6 +192,7 @@ export class Reconciler {
     const verification = this.verify(credential, publish, memory, now);
     if (verification) facts.verification = verification.facts;
     const delay = await this.writeStatus(credential, facts, memory, log);
+    await this.reportRecovery(credential, memory, log);
 
     if (results.some((r) => r.retry) || facts.serviceAccountFailures > 0) {
       // The retry runs the whole reconcile again, status included.
@@ -264,6 +265,14 @@ export class Reconciler {
         await recordEvent(this.report, credential, 'Normal', 'Adopted', `adopted the existing Secret ${secretName} in ${result.namespace} (spec.adoptExisting)`, log);
       }
     }
+  }
+
+  /** A Normal event, once, when the registries accept a credential after they refused the one before. */
+  private async reportRecovery(credential: RegistryCredential, memory: CredentialMemory, log: Logger): Promise<void> {
+    const settled = memory.verification.settled;
+    if (!settled?.recovered || memory.statusWrite?.status.conditions?.find((c) => c.type === 'Verified')?.status !== 'True') return;
+    settled.recovered = false;
+    await recordEvent(this.report, credential, 'Normal', 'VerificationRecovered', settled.condition.message, log);
   }
 
   /** A Warning when the set of spec.namespaces.names that do not exist changes (and is not empty). */

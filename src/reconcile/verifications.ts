@@ -58,7 +58,8 @@ export class VerificationRunner {
   private settle(request: VerificationRequestFor, memory: CredentialMemory, abort: AbortController, settled: VerificationSettled, durationMs: number): void {
     if (memory.verification.inFlight?.abort !== abort || !this.deps.memories.holds(request.name, memory)) return;
     memory.verification.inFlight = undefined;
-    memory.verification.settled = settled;
+    const before = memory.verification.settled?.condition.status;
+    memory.verification.settled = { ...settled, ...(settled.condition.status === 'True' && before === 'False' ? { recovered: true } : {}) };
     this.deps.observe?.(durationMs / 1000, settled.condition.reason);
     this.deps.log.debug({ credential: request.name, reason: settled.condition.reason }, 'registry verification settled');
     this.deps.settled(request.name);

@@ -267,8 +267,9 @@ export function statusTransitions(
 }
 
 /**
- * A Warning on every transition of Verified to False (or from one False reason to another), a Normal
- * event when it comes back to True after one, and a Warning when Docker Hub headroom falls low.
+ * A Warning on every transition of Verified to False (or from one False reason to another), and a
+ * Warning when Docker Hub headroom falls low. (Recovery is the reconcile's to report: a fixed source
+ * is checked as a new credential, so the status passes through Verifying on the way back to True.)
  */
 function verificationTransitions(previous: RegistryCredentialStatus | undefined, next: RegistryCredentialStatus, headroomPercent: number): Transition[] {
   const out: Transition[] = [];
@@ -276,8 +277,6 @@ function verificationTransitions(previous: RegistryCredentialStatus | undefined,
   const after = getCondition(next.conditions, 'Verified');
   if (after?.status === 'False' && (before?.status !== 'False' || before.reason !== after.reason)) {
     out.push({ type: 'Warning', reason: 'VerificationFailed', message: `${after.reason}: ${after.message}` });
-  } else if (after?.status === 'True' && before?.status === 'False') {
-    out.push({ type: 'Normal', reason: 'VerificationRecovered', message: after.message });
   }
   const lowBefore = previous?.rateLimit ? headroomLow(previous.rateLimit, headroomPercent) : false;
   const lowAfter = next.rateLimit ? headroomLow(next.rateLimit, headroomPercent) : false;

@@ -20,6 +20,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { ProviderError, type Provider, type ProviderCredential } from '../../src/providers/types.js';
 import { TerminalError } from '../../src/reconcile/contract.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
+import type { HostOutcome, VerificationRequest, Verifier } from '../../src/registry/types.js';
 import { getCondition } from '../../src/status/conditions.js';
 import { FakeClock, settle } from '../support/fake-clock.js';
 import { FakeCluster } from '../support/fake-cluster.js';
@@ -52,7 +53,12 @@ interface Setup {
   answer: { next: Answer };
 }
 
-function setup(namespaces: number, spec: Partial<RegistryCredentialSpec> = {}, writer?: (cluster: FakeCluster) => KubeWriter): Setup {
+function setup(
+  namespaces: number,
+  spec: Partial<RegistryCredentialSpec> = {},
+  writer?: (cluster: FakeCluster) => KubeWriter,
+  verifier?: Verifier,
+): Setup {
   const clock = new FakeClock(START);
   const cluster = new FakeCluster();
   cluster.addNamespace('kube-system');
@@ -101,6 +107,7 @@ function setup(namespaces: number, spec: Partial<RegistryCredentialSpec> = {}, w
     enqueue: (name) => enqueued.push(name),
     providerTimeoutMs: TIMEOUT_MS,
     providerConcurrency: 2,
+    ...(verifier ? { verifier } : {}),
   });
   return { clock, cluster, reconciler, events, eventMessages, enqueued, mints: () => mints, answer };
 }
@@ -692,5 +699,93 @@ describe('Reconciler: a name too long to be a label value', () => {
     await expect(s.reconciler.reconcile(long)).rejects.toBeInstanceOf(TerminalError);
     expect(condition(s, 'Ready', long)).toEqual({ status: 'False', reason: 'InvalidName' });
     expect(s.cluster.count('create', 'secrets')).toBe(0);
+  });
+});
+
+/** A Verifier that answers what the test says and records what it was asked (hosts and passwords seen). */
+class ScriptedVerifier implements Verifier {
+  readonly requests: VerificationRequest[] = [];
+  answer: HostOutcome['reason'] = 'Verified';
+  verify(request: VerificationRequest) {
+    this.requests.push(request);
+    const outcomes = request.logins.map((l) => ({ host: l.registry, reason: this.answer, message: `${l.registry}: ${this.answer}` }));
+    return Promise.resolve({ outcomes, durationMs: 1 });
+  }
+}
+
+describe('Reconciler: verification at the registry (the Verified condition)', () => {
+  it('checks a newly published credential outside the reconcile, reports it, and checks nothing more in steady state', async () => {
+    const verifier = new ScriptedVerifier();
+    const s = setup(2, {}, undefined, verifier);
+    await s.reconciler.reconcile(NAME);
+    // Published first; the check runs after, and Verified says so meanwhile.
+    expect(condition(s, 'Ready')).toEqual({ status: 'True', reason: 'Synced' });
+    expect(condition(s, 'Verified')).toEqual({ status: 'Unknown', reason: 'Verifying' });
+    await settle();
+    expect(s.enqueued).toEqual([NAME]);
+    expect(verifier.requests.map((r) => r.logins.map((l) => [l.registry, l.password]))).toEqual([[['ghcr.io', 'pw-1']]]);
+    await reconcileThroughMint(s);
+    expect(condition(s, 'Verified')).toEqual({ status: 'True', reason: 'Verified' });
+    expect(s.cluster.status(NAME)?.lastVerifiedTime).toBe('2026-11-22T00:00:00Z');
+    s.clock.advance(60_000);
+    s.cluster.clearWrites();
+    await s.reconciler.reconcile(NAME);
+    await settle();
+    expect(s.cluster.writes).toEqual([]);
+    expect(verifier.requests).toHaveLength(1);
+  });
+
+  it('a refused credential stays published: Verified False with a Warning, Ready unchanged; a new source is checked again and recovers', async () => {
+    const verifier = new ScriptedVerifier();
+    verifier.answer = 'Unauthorized';
+    const s = setup(2, {}, undefined, verifier);
+    await reconcileThroughMint(s);
+    expect(condition(s, 'Verified')).toEqual({ status: 'False', reason: 'Unauthorized' });
+    expect(condition(s, 'Ready')).toEqual({ status: 'True', reason: 'Synced' });
+    expect(s.events).toContain('Warning VerificationFailed');
+    expect(s.cluster.managedSecrets.get(NAME, 'team-0')).toBeDefined();
+
+    verifier.answer = 'Verified';
+    s.clock.advance(60_000);
+    s.cluster.addSourceSecret('src', { username: 'robot', password: 'pw-2' });
+    await reconcileThroughMint(s);
+    expect(verifier.requests.map((r) => r.logins[0]!.password)).toEqual(['pw-1', 'pw-2']);
+    expect(condition(s, 'Verified')).toEqual({ status: 'True', reason: 'Verified' });
+    expect(s.events).toContain('Normal VerificationRecovered');
+  });
+
+  it('checks again when the interval has passed (asking to be woken then), and after a spec change', async () => {
+    const verifier = new ScriptedVerifier();
+    const s = setup(1, { verify: { intervalMinutes: 30, images: ['ghcr.io/acme/api:1'] } }, undefined, verifier);
+    const result = await reconcileThroughMint(s);
+    expect(result.requeueAfterMs).toBe(30 * 60_000);
+    expect(verifier.requests[0]!.images).toEqual(['ghcr.io/acme/api:1']);
+    s.clock.advance(30 * 60_000);
+    await reconcileThroughMint(s);
+    expect(verifier.requests).toHaveLength(2);
+    const credential = s.cluster.credentials.get(NAME)!;
+    s.cluster.credentials.put({ ...credential, metadata: { ...credential.metadata, generation: (credential.metadata.generation ?? 1) + 1 }, spec: { ...credential.spec, verify: { images: [] } } });
+    await reconcileThroughMint(s);
+    expect(verifier.requests).toHaveLength(3);
+    expect(verifier.requests[2]!.images).toEqual([]);
+  });
+
+  it('spec.verify.enabled: false checks nothing and says Disabled', async () => {
+    const verifier = new ScriptedVerifier();
+    const s = setup(1, { verify: { enabled: false } }, undefined, verifier);
+    await reconcileThroughMint(s);
+    expect(verifier.requests).toEqual([]);
+    expect(condition(s, 'Verified')).toEqual({ status: 'Unknown', reason: 'Disabled' });
+  });
+
+  it('an expiring credential is checked when a mint publishes it, not before', async () => {
+    const verifier = new ScriptedVerifier();
+    const s = setup(1, { ecr: { region: 'us-east-1' } }, undefined, verifier);
+    await s.reconciler.reconcile(NAME);
+    expect(condition(s, 'Verified')).toEqual({ status: 'Unknown', reason: 'NotPublished' });
+    expect(verifier.requests).toEqual([]);
+    await reconcileThroughMint(s);
+    expect(verifier.requests.map((r) => r.logins.map((l) => l.registry))).toEqual([[ECR_REGISTRY]]);
+    expect(condition(s, 'Verified')).toEqual({ status: 'True', reason: 'Verified' });
   });
 });
