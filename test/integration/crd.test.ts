@@ -1,6 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { dump } from 'js-yaml';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dump, loadAll } from 'js-yaml';
 import { kubectl, uniqueName } from '../support/cluster.js';
 
 /** Reads a kubectl table by the header's column positions (an empty cell must not shift the others). */
@@ -227,6 +230,31 @@ describe('the RegistryCredential CRD on a real kube-apiserver', () => {
     },
   ];
 
+  it.each([
+    { case: 'a verify interval under 5 minutes', spec: { ...staticSource, verify: { intervalMinutes: 1 } }, message: 'spec.verify.intervalMinutes: Invalid value: 1: spec.verify.intervalMinutes in body should be greater than or equal to 5' },
+    { case: 'more than 20 images to verify', spec: { ...staticSource, verify: { images: Array.from({ length: 21 }, (_, i) => `ghcr.io/a/b:${i}`) } }, message: 'spec.verify.images: Too many: 21: must have at most 20 items' },
+    { case: 'an empty image to verify', spec: { ...staticSource, verify: { images: [''] } }, message: 'spec.verify.images[0]' },
+  ])('rejects $case, naming the field', async ({ spec, message }) => {
+    const result = await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: credential(uniqueName('crd-bad'), spec) });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(message);
+  });
+
+  it('admits every sample in config/samples as written, with spec.verify defaulted where given', async () => {
+    const dir = fileURLToPath(new URL('../../config/samples/', import.meta.url));
+    const credentials = readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .flatMap((f) => loadAll(readFileSync(join(dir, f), 'utf8')) as { kind?: string; metadata: { name: string }; spec?: Record<string, unknown> }[])
+      .filter((o) => o?.kind === 'RegistryCredential');
+    expect(credentials.length).toBeGreaterThanOrEqual(4);
+    for (const sample of credentials) {
+      const result = await kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: dump({ ...sample, apiVersion: 'regcred.io/v1alpha1', metadata: { name: uniqueName('crd-sample') } }) });
+      expect([sample.metadata.name, result.stderr]).toEqual([sample.metadata.name, '']);
+      const stored = JSON.parse(result.stdout) as { spec: { verify?: Record<string, unknown> } };
+      if (sample.spec?.verify) expect(stored.spec.verify).toMatchObject({ enabled: true, intervalMinutes: 360 });
+    }
+  });
+
   it.each(rejected)('rejects $case, saying what is wrong', async ({ spec, message }) => {
     const result = await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: credential(uniqueName('crd-bad'), spec) });
     expect(result.code).not.toBe(0);
@@ -251,6 +279,7 @@ describe('the RegistryCredential CRD on a real kube-apiserver', () => {
     { case: 'wildcard gcr registries', spec: { gcr: { registries: ['*.gcr.io', 'us-docker.pkg.dev/my-project', 'localhost:65535'] } } },
     { case: 'an ARN with a path in another partition', spec: { ecr: { region: 'cn-north-1', roleArn: 'arn:aws-cn:iam::123456789012:role/path/to/x+y=z,a.b@c-d_e' } } },
     { case: 'a cron expression the operator will report (the schema admits any string)', spec: { ...staticSource, refresh: { schedule: 'every hour' } } },
+    { case: 'verification with images and an interval', spec: { ...staticSource, verify: { enabled: true, images: ['ghcr.io/acme/api:1.4.2', `ghcr.io/acme/api@sha256:${'a'.repeat(64)}`], intervalMinutes: 5 } } },
   ];
 
   it.each(admitted)('admits $case', async ({ spec }) => {
@@ -285,7 +314,7 @@ describe('the RegistryCredential CRD on a real kube-apiserver', () => {
         const got = await kubectl(['get', resource, name]);
         expect(got.code).toBe(0);
         const [header, row] = got.stdout.trim().split('\n');
-        expect(header!.split(/\s+/)).toEqual(['NAME', 'PROVIDER', 'READY', 'SYNCED', 'TARGETS', 'EXPIRES', 'AGE']);
+        expect(header!.split(/\s+/)).toEqual(['NAME', 'PROVIDER', 'READY', 'VERIFIED', 'SYNCED', 'TARGETS', 'EXPIRES', 'AGE']);
         expect(row).toContain(name);
         expect(row).not.toContain('<invalid>');
       }

@@ -260,11 +260,14 @@ describe('config/samples, as `kubectl apply -f config/samples/` reads them', () 
   const read = (file: string): Sample[] =>
     (loadAll(readFileSync(join(REPO_ROOT, 'config', 'samples', file), 'utf8')) as (Sample | null)[]).filter((m): m is Sample => m !== null);
 
-  it('holds one RegistryCredential per provider beside the quick start', () => {
+  it('holds a RegistryCredential for each provider (and Docker Hub) beside the quick start, one provider each', () => {
     const files = readdirSync(join(REPO_ROOT, 'config', 'samples')).filter((f) => f.endsWith('.yaml') && f !== 'quickstart.yaml');
     const credentials = files.flatMap(read).filter((o) => o.kind === 'RegistryCredential');
     const providers = credentials.map((c) => ['ecr', 'gcr', 'static'].filter((p) => c.spec?.[p] !== undefined));
-    expect(providers.sort()).toEqual([['ecr'], ['gcr'], ['static']]);
+    for (const one of providers) expect(one).toHaveLength(1);
+    expect(new Set(providers.flat())).toEqual(new Set(['ecr', 'gcr', 'static']));
+    const registries = credentials.map((c) => (c.spec?.static as { registry?: string } | undefined)?.registry);
+    expect(registries).toContain('https://index.docker.io/v1/');
     for (const credential of credentials) expect(credential.metadata.namespace).toBeUndefined();
   });
 
