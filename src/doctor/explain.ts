@@ -142,7 +142,7 @@ export function containerEvents(events: readonly CoreV1Event[], pod: V1Pod, cont
 
 function eventTime(event: CoreV1Event): number {
   const t = event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp ?? event.metadata?.creationTimestamp;
-  return t ? new Date(t as unknown as string).getTime() : 0;
+  return t ? new Date(t).getTime() : 0;
 }
 
 function eventLine(event: CoreV1Event): string {
@@ -340,7 +340,7 @@ function registryName(ref: ImageReference): string {
 /** The chain from a credential to the pod; the first broken link is the fix. */
 function walkChain(ctx: Context): { findings: Finding[]; fix: Fix } {
   const findings: Finding[] = [];
-  const { cause, ref, namespace, podName } = ctx;
+  const { cause, ref, namespace } = ctx;
   const add = (code: Finding['code'], message: string): void => {
     findings.push({ code, message });
   };
@@ -393,7 +393,7 @@ function walkChain(ctx: Context): { findings: Finding[]; fix: Fix } {
         findings,
         fix: {
           summary: `The registry refused the login in ${unmanaged.map((s) => s.name).join(', ')}; replace that Secret's credential, or let a RegistryCredential own it (below).`,
-          commands: [applySketch(ref, namespace)],
+          commands: applySketch(ref, namespace),
         },
       };
     }
@@ -406,7 +406,7 @@ function walkChain(ctx: Context): { findings: Finding[]; fix: Fix } {
             cause === 'rate-limited'
               ? `Pull from Docker Hub with a login (an account's limit is per account, not per node IP): create a RegistryCredential for docker.io that targets ${namespace}, then recreate the pod.`
               : `${cause === 'unknown' ? `If ${ref.domain} needs a login: c` : 'C'}reate a RegistryCredential for ${ref.domain} that targets ${namespace}, then recreate the pod so that it picks up the pull Secret.`,
-          commands: [applySketch(ref, namespace), ...recreateCommands(ctx.pod)],
+          commands: [...applySketch(ref, namespace), ...recreateCommands(ctx.pod)],
         },
       };
     }
@@ -586,27 +586,29 @@ function fixRefusedCredential(ctx: Context, credential: CredentialSummary): Fix 
   }
 }
 
-/** A RegistryCredential for the image's registry, as a `kubectl apply` heredoc (a static one: fill in the source Secret). */
-export function applySketch(ref: ImageReference, namespace: string): string {
+/** A RegistryCredential for the image's registry: its source Secret (fill in the login), then a `kubectl apply` heredoc. */
+export function applySketch(ref: ImageReference, namespace: string): string[] {
   const hub = ref.domain === DOCKER_HUB_DOMAIN;
   const name = hub ? 'dockerhub' : ref.domain.replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50) || 'registry';
   const registry = hub ? 'https://index.docker.io/v1/' : ref.domain;
   return [
     `kubectl -n regcred-system create secret generic ${name}-login --from-literal=username=USER --from-literal=password=TOKEN`,
-    `kubectl apply -f - <<'EOF'`,
-    'apiVersion: regcred.io/v1alpha1',
-    'kind: RegistryCredential',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    '  static:',
-    `    registry: ${registry}`,
-    '    credentialsSecretRef:',
-    `      name: ${name}-login`,
-    '  namespaces:',
-    `    names: [${namespace}]`,
-    'EOF',
-  ].join('\n');
+    [
+      `kubectl apply -f - <<'EOF'`,
+      'apiVersion: regcred.io/v1alpha1',
+      'kind: RegistryCredential',
+      'metadata:',
+      `  name: ${name}`,
+      'spec:',
+      '  static:',
+      `    registry: ${registry}`,
+      '    credentialsSecretRef:',
+      `      name: ${name}-login`,
+      '  namespaces:',
+      `    names: [${namespace}]`,
+      'EOF',
+    ].join('\n'),
+  ];
 }
 
 interface Controller {
