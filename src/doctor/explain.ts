@@ -14,7 +14,7 @@ import { targetNamespaces } from '../desired/namespaces.js';
 import { Keyring } from '../registry/keyring.js';
 import { DOCKER_HUB_DOMAIN, parseImageReference, type ImageReference } from '../registry/reference.js';
 import { getCondition } from '../status/conditions.js';
-import { classifyPullFailure, CREDENTIAL_CAUSES, isPullFailureReason, trimMessage, type Cause, type PullFailureReason } from './classify.js';
+import { classifyPullFailure, CREDENTIAL_CAUSES, isInformative, isPullFailureReason, trimMessage, type Cause, type PullFailureReason } from './classify.js';
 import type {
   AnonymousHubPull,
   ContainerDiagnosis,
@@ -198,6 +198,10 @@ function diagnoseContainer(pod: V1Pod, waiting: WaitingContainer, snapshot: Doct
   };
 }
 
+/**
+ * The message the cause was read from first, then the other informative ones (newest first), then the
+ * waiting state; the kubelet's bare "Error: ErrImagePull" lines only when nothing better was written.
+ */
 function buildEvidence(events: CoreV1Event[], waiting: WaitingContainer, classified: string | undefined): string[] {
   const lines: { text: string; score: number }[] = [];
   const seen = new Set<string>();
@@ -205,16 +209,18 @@ function buildEvidence(events: CoreV1Event[], waiting: WaitingContainer, classif
     const message = event.message ?? '';
     if (seen.has(message)) continue;
     seen.add(message);
-    lines.push({ text: eventLine(event), score: message === classified ? 2 : /^Failed to pull image/.test(message) ? 1 : 0 });
+    lines.push({ text: eventLine(event), score: message === classified ? 3 : isInformative(message) ? 2 : 0 });
   }
   if (waiting.message && !seen.has(waiting.message)) {
-    lines.push({ text: `waiting ${waiting.reason}: ${trimMessage(waiting.message)}`, score: waiting.message === classified ? 2 : 0 });
+    lines.push({ text: `waiting ${waiting.reason}: ${trimMessage(waiting.message)}`, score: waiting.message === classified ? 3 : 1 });
   } else if (!waiting.message) {
-    lines.push({ text: `waiting ${waiting.reason} (no message)`, score: -1 });
+    lines.push({ text: `waiting ${waiting.reason} (no message)`, score: 1 });
   }
+  const informative = lines.some((line) => line.score >= 2);
   // Stable: among equals, the newest Event first.
   return lines
     .map((line, index) => ({ ...line, index }))
+    .filter((line) => !informative || line.score > 0)
     .sort((a, b) => b.score - a.score || a.index - b.index)
     .slice(0, MAX_EVIDENCE)
     .map((line) => line.text);
@@ -675,7 +681,8 @@ export function anonymousHubPulls(pods: readonly V1Pod[], snapshot: DoctorSnapsh
         if (ref.tag === undefined) why.push('no tag');
         else if (ref.tag === 'latest') why.push('latest tag');
       }
-      if (container.imagePullPolicy === 'Always') why.push('imagePullPolicy Always');
+      // The API server defaults the policy to Always for latest and no tag: said only when it is the reason on its own.
+      if (container.imagePullPolicy === 'Always' && why.length === 0) why.push('imagePullPolicy Always');
       if (why.length === 0) continue;
       if (keyring.lookup(ref.name).length > 0) continue;
       out.push({ namespace, pod: pod.metadata?.name ?? '', container: container.name, image: container.image ?? '', why });

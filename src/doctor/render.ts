@@ -3,6 +3,8 @@ import { ANONYMOUS_HUB_LIMIT } from './explain.js';
 import type { ContainerDiagnosis, CredentialSummary, DoctorReport, PodPullSecret } from './types.js';
 
 const MAX_RISK_LINES = 10;
+/** "pull Secrets:" and a space. */
+const LABEL_WIDTH = 15;
 
 export function renderJson(report: DoctorReport): string {
   return `${JSON.stringify(report, null, 2)}\n`;
@@ -19,7 +21,7 @@ function renderFailure(f: ContainerDiagnosis): string[] {
   const kind = f.containerType === 'container' ? 'container' : f.containerType === 'initContainer' ? 'init container' : 'ephemeral container';
   const lines = [`${f.namespace}/${f.pod} (${kind} ${f.container}): cannot pull ${f.image} [${f.waitingReason}]`];
   const field = (label: string, value: string): void => {
-    lines.push(`  ${`${label}:`.padEnd(12)}${value}`);
+    lines.push(`  ${(label === '' ? '' : `${label}:`).padEnd(LABEL_WIDTH)}${value}`);
   };
   field('cause', `${f.cause}: ${f.explanation}`);
   f.evidence.forEach((line, i) => field(i === 0 ? 'evidence' : '', line));
@@ -28,7 +30,7 @@ function renderFailure(f: ContainerDiagnosis): string[] {
   for (const finding of f.findings) field('problem', finding.message);
   field('fix', f.fix.summary);
   for (const command of f.fix.commands) {
-    for (const [i, line] of command.split('\n').entries()) lines.push(`${' '.repeat(14)}${i === 0 ? '' : '  '}${line}`);
+    for (const [i, line] of command.split('\n').entries()) lines.push(`${' '.repeat(LABEL_WIDTH + 2)}${i === 0 ? '' : '  '}${line}`);
   }
   return lines;
 }
@@ -69,7 +71,7 @@ function renderSummary(report: DoctorReport): string[] {
   const anonymous = report.risks.anonymousDockerHub;
   if (anonymous.containers > 0) {
     lines.push(
-      `Rate-limit risk: ${count(anonymous.containers, 'container')} in ${count(anonymous.pods, 'pod')} pull a mutable tag from Docker Hub with no pull Secret for it ` +
+      `Rate-limit risk: ${count(anonymous.containers, 'container')} in ${count(anonymous.pods, 'pod')} ${anonymous.containers === 1 ? 'pulls' : 'pull'} a mutable tag from Docker Hub with no pull Secret for it ` +
         `(anonymous pulls: ${ANONYMOUS_HUB_LIMIT}, shared by every node behind that IP):`,
     );
     for (const item of anonymous.items.slice(0, MAX_RISK_LINES)) lines.push(`  ${item.namespace}/${item.pod} ${item.container}: ${item.image} (${item.why.join(', ')})`);

@@ -333,14 +333,17 @@ describe('diagnose: evidence, scope, exit status', () => {
     const healthy = pod({ image: 'nginx:latest', running: true });
     const pinned = pod({ name: 'pinned', image: 'nginx:1.27', running: true });
     const always = pod({ name: 'always', image: 'nginx:1.27', imagePullPolicy: 'Always', running: true });
-    const report = diagnose(snapshot({ pods: [healthy, pinned, always] }));
+    // The API server's default for a latest tag: the tag is the reason, not said twice.
+    const defaulted = pod({ name: 'defaulted', image: 'redis', imagePullPolicy: 'Always', running: true });
+    const report = diagnose(snapshot({ pods: [healthy, pinned, always, defaulted] }));
     expect(report.exitCode).toBe(0);
     expect(report.failures).toEqual([]);
     expect(report.risks.anonymousDockerHub.items.map((i) => [i.pod, i.why])).toEqual([
       ['always', ['imagePullPolicy Always']],
       ['api-0', ['latest tag']],
+      ['defaulted', ['no tag']],
     ]);
-    expect(renderText(report)).toContain('Rate-limit risk: 2 containers in 2 pods pull a mutable tag from Docker Hub');
+    expect(renderText(report)).toContain('Rate-limit risk: 3 containers in 3 pods pull a mutable tag from Docker Hub');
   });
 
   it('a named pod that does not exist: exit 1 and a warning', () => {
