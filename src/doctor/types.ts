@@ -88,23 +88,25 @@ export interface ConditionSummary {
   message: string;
 }
 
-export type FindingCode =
-  | 'invalid-reference'
-  | 'no-credential-covers-registry'
-  | 'unmanaged-secret-covers-registry'
-  | 'namespace-not-targeted'
-  | 'namespace-failed'
-  | 'secret-missing'
-  | 'secret-not-ours'
-  | 'secret-expired'
-  | 'credential-not-ready'
-  | 'pod-predates-pull-secret'
-  | 'service-account-not-selected'
-  | 'service-account-not-patched'
-  | 'pod-secret-missing'
-  | 'verification-failed'
-  | 'rate-limit-low'
-  | 'secret-unreadable';
+/** What a finding is about; docs/reference.md lists them (test/unit/reference-doc.test.ts). */
+export const FINDING_CODES = [
+  'invalid-reference',
+  'no-credential-covers-registry',
+  'unmanaged-secret-covers-registry',
+  'namespace-not-targeted',
+  'namespace-failed',
+  'secret-missing',
+  'secret-not-ours',
+  'secret-expired',
+  'credential-not-ready',
+  'pod-predates-pull-secret',
+  'service-account-not-selected',
+  'service-account-not-patched',
+  'verification-failed',
+  'rate-limit-low',
+  'secret-unreadable',
+] as const;
+export type FindingCode = (typeof FINDING_CODES)[number];
 
 export interface Finding {
   code: FindingCode;
