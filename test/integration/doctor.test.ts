@@ -44,15 +44,20 @@ interface Run {
   stderr: string;
 }
 
-function doctor(args: string[]): Promise<Run> {
+/** Runs a command to its end and keeps what it printed. */
+function run(command: string, args: string[]): Promise<Run> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [CLI, 'doctor', '--kubeconfig', kubeconfigPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('exit', (code) => done({ code, stdout, stderr }));
   });
+}
+
+function doctor(args: string[]): Promise<Run> {
+  return run(process.execPath, [CLI, 'doctor', '--kubeconfig', kubeconfigPath(), ...args]);
 }
 
 async function doctorJson(args: string[]): Promise<{ code: number | null; report: DoctorReport }> {
@@ -61,17 +66,9 @@ async function doctorJson(args: string[]): Promise<{ code: number | null; report
   return { code: run.code, report: JSON.parse(run.stdout) as DoctorReport };
 }
 
+/** A command doctor printed, run as printed, pointed at the test cluster. */
 function runShell(command: string): Promise<Run> {
-  // The printed command, pointed at the test cluster.
-  const withConfig = command.replaceAll('kubectl ', `kubectl --kubeconfig ${kubeconfigPath()} `);
-  return new Promise((done) => {
-    const child = spawn('sh', ['-c', withConfig], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (code) => done({ code, stdout, stderr }));
-  });
+  return run('sh', ['-c', command.replaceAll('kubectl ', `kubectl --kubeconfig ${kubeconfigPath()} `)]);
 }
 
 async function defaultServiceAccountOf(namespace: string): Promise<void> {
