@@ -4,8 +4,10 @@
  * stay quick.
  */
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { basename } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, RUN_DEFAULTS, type RunFlags } from './config.js';
+import type { DoctorFlags } from './doctor/command.js';
 
 /** The directory `regcred local` and `regcred start` keep the local control plane's state in. */
 export const DEFAULT_LOCAL_DIR = '.regcred/local';
@@ -54,9 +56,21 @@ function apiPortOption(): Option {
   ).argParser(parsePort);
 }
 
-export function buildProgram(): Command {
+/** The name the program runs under: `kubectl regcred` when kubectl runs it as the plugin `kubectl-regcred`. */
+export function programName(argv: readonly string[]): string {
+  return /^kubectl-regcred(?:\.[cm]?js)?$/.test(basename(argv[1] ?? '')) ? 'kubectl regcred' : 'regcred';
+}
+
+/** Thrown by commander for the doctor command's usage errors, so that they exit 2 (not commander's 1). */
+class DoctorUsageExit extends Error {
+  constructor(readonly exitCode: number) {
+    super('usage');
+  }
+}
+
+export function buildProgram(name = 'regcred'): Command {
   const program = new Command()
-    .name('regcred')
+    .name(name)
     .description('regcred-operator: image pull secrets for every namespace, minted, fanned out and rotated')
     .version(packageVersion(), '-V, --version', 'print the version of regcred and exit')
     .helpOption('-h, --help', 'print this help and exit')
@@ -117,9 +131,32 @@ export function buildProgram(): Command {
       process.exitCode = await main.start(flags);
     });
 
+  program
+    .command('doctor')
+    .description('explain why pods cannot pull their images (ErrImagePull, ImagePullBackOff, InvalidImageName), from the Kubernetes API alone; exit 0: none failing, 1: some failing, 2: usage error')
+    .argument('[pod]', 'only this pod (in the namespace of -n)')
+    .addOption(option('-n, --namespace <ns>', 'namespace to check', "the kubeconfig context's namespace, else default"))
+    .addOption(option('-A, --all-namespaces', 'check every namespace', 'off'))
+    .addOption(option('-o, --output <format>', 'output format: text or json', 'text'))
+    .addOption(option('--kubeconfig <file>', 'kubeconfig file', '$KUBECONFIG, else ~/.kube/config, else the in-cluster account'))
+    .addOption(option('--context <name>', 'kubeconfig context to use', "the kubeconfig's current-context"))
+    .exitOverride((err: CommanderError) => {
+      throw new DoctorUsageExit(err.exitCode === 0 ? 0 : 2);
+    })
+    .action(async (pod: string | undefined, flags: DoctorFlags) => {
+      const { runDoctor } = await import('./doctor/command.js');
+      process.exitCode = await runDoctor(pod, flags, `${program.name()} doctor`);
+    });
+
   return program;
 }
 
 export async function runCli(argv: string[]): Promise<void> {
-  await buildProgram().parseAsync(argv);
+  try {
+    await buildProgram(programName(argv)).parseAsync(argv);
+  } catch (err) {
+    // commander has already printed what was wrong (and the help).
+    if (err instanceof DoctorUsageExit) process.exitCode = err.exitCode;
+    else throw err;
+  }
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Help, type Command } from 'commander';
-import { DEFAULT_LOCAL_DIR, buildProgram, packageVersion } from '../../src/commands.js';
+import { DEFAULT_LOCAL_DIR, buildProgram, packageVersion, programName } from '../../src/commands.js';
 import { buildConfig } from '../../src/config.js';
 
 const PACKAGE = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -31,7 +31,7 @@ describe('regcred --version', () => {
 });
 
 describe("the help's defaults", () => {
-  it.each(['run', 'local', 'start'])('every flag of %s says its default', (name) => {
+  it.each(['run', 'local', 'start', 'doctor'])('every flag of %s says its default', (name) => {
     for (const [flag, description] of helpByFlag(name)) {
       expect([flag, defaultOf(description)]).toEqual([flag, expect.any(String)]);
       expect([flag, description.split('(default:').length - 1]).toEqual([flag, 1]);
@@ -98,3 +98,12 @@ async function buildProgramFor(apiPort: string): Promise<void> {
   program.commands.find((c) => c.name() === 'local')!.action(() => undefined);
   await program.parseAsync(['node', 'regcred', 'local', '--api-port', apiPort]);
 }
+
+describe('the program name', () => {
+  it('is "kubectl regcred" when kubectl runs it as the plugin kubectl-regcred', () => {
+    expect(programName(['/usr/bin/node', '/usr/local/bin/kubectl-regcred', 'doctor'])).toBe('kubectl regcred');
+    expect(programName(['/usr/bin/node', '/app/dist/cli.js', 'doctor'])).toBe('regcred');
+    expect(programName(['/usr/bin/node', '/usr/local/bin/regcred'])).toBe('regcred');
+    expect(buildProgram('kubectl regcred').commands.find((c) => c.name() === 'doctor')!.helpInformation()).toContain('Usage: kubectl regcred doctor [options] [pod]');
+  });
+});

@@ -7,6 +7,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { load } from 'js-yaml';
 import { CRD_NAME } from '../../src/api/constants.js';
+import { buildProgram } from '../../src/commands.js';
+import { CAUSES } from '../../src/doctor/classify.js';
+import { FINDING_CODES } from '../../src/doctor/types.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -106,6 +109,23 @@ describe('docs/reference.md', () => {
       expect.arrayContaining(['SourceSecretNotFound', 'AccessDenied', 'ProviderUnreachable', 'InvalidSchedule', 'InvalidName', 'WriteRejected', 'NamespacesNotFound', 'Adopted']),
     );
     expect(found.filter((f) => !quoted.has(f.reason))).toEqual([]);
+  });
+
+  it('has a section for every command, naming each of its flags', () => {
+    const commands = buildProgram().commands;
+    expect(commands.map((c) => c.name())).toEqual(expect.arrayContaining(['run', 'local', 'start', 'doctor']));
+    for (const command of commands) {
+      const start = REFERENCE.indexOf(`### regcred ${command.name()}\n`);
+      expect([command.name(), start >= 0]).toEqual([command.name(), true]);
+      const rest = REFERENCE.slice(start + 1);
+      const section = rest.slice(0, rest.search(/\n##/) === -1 ? undefined : rest.search(/\n##/));
+      const flags = command.options.map((o) => o.long ?? o.flags).filter((flag) => flag !== '--help');
+      expect({ command: command.name(), undocumented: flags.filter((flag) => !section.includes(`${flag}`)) }).toEqual({ command: command.name(), undocumented: [] });
+    }
+  });
+
+  it("names every cause and finding code of regcred doctor's JSON", () => {
+    expect([...CAUSES, ...FINDING_CODES].filter((code) => !quoted.has(code))).toEqual([]);
   });
 
   it('is linked from the README', () => {
