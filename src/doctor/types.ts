@@ -4,20 +4,16 @@
  * ("regcred doctor") and only ever grows.
  */
 import type { CoreV1Event, V1Pod, V1ServiceAccount } from '@kubernetes/client-node';
-import type { Condition, RegistryCredential, RegistryCredentialStatus } from '../api/types.js';
+import type { Condition, RegistryCredential } from '../api/types.js';
 import type { NamespaceView } from '../desired/namespaces.js';
 import type { Cause, PullFailureReason } from './classify.js';
 
 /** status.rateLimit, written for Docker Hub credentials. */
-export interface RateLimitStatus {
-  limit: number;
-  remaining: number;
-  windowSeconds: number;
-  checkedAt?: string;
-}
+import type { RateLimitStatus } from '../api/types.js';
+export type { RateLimitStatus };
 
-/** A RegistryCredential as doctor reads it: the status may carry fields newer than src/api/types.ts. */
-export type DoctorCredential = Omit<RegistryCredential, 'status'> & { status?: RegistryCredentialStatus & { rateLimit?: RateLimitStatus } };
+/** A RegistryCredential as doctor reads it. */
+export type DoctorCredential = RegistryCredential;
 
 /** A pull Secret without its data: metadata and the auths keys of its docker config, nothing else. */
 export interface PullSecretSummary {
