@@ -119,6 +119,7 @@ class Verification {
   private readonly handshakes = new Map<string, Promise<Handshake | TransportError>>();
   private readonly tokens = new Map<string, Promise<Auth>>();
   private readonly loginIds = new Map<RegistryLogin, string>();
+  private readonly logins = new Map<string, Promise<Omit<HostOutcome, 'host'>>>();
   rateLimit?: RateLimitHeadroom;
 
   constructor(
@@ -229,8 +230,19 @@ class Verification {
     return { header: `Bearer ${token}`, scheme: 'bearer' };
   }
 
-  /** Whether a login authenticates at a host: the handshake, the challenge, and GET /v2/ again with it. */
-  async checkLogin(host: string, login: RegistryLogin, repository: string | undefined): Promise<Omit<HostOutcome, 'host'>> {
+  /** Whether a login authenticates at a host (once per host and credential in a verification). */
+  checkLogin(host: string, login: RegistryLogin, repository: string | undefined): Promise<Omit<HostOutcome, 'host'>> {
+    const key = `${host}\0${this.loginId(login)}`;
+    let pending = this.logins.get(key);
+    if (!pending) {
+      pending = this.doCheckLogin(host, login, repository);
+      this.logins.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** The handshake, the challenge, and GET /v2/ again with the credential. */
+  private async doCheckLogin(host: string, login: RegistryLogin, repository: string | undefined): Promise<Omit<HostOutcome, 'host'>> {
     const hs = await this.handshake(host);
     if (hs instanceof TransportError) return transportOutcome(hs, 'GET /v2/');
     const first = hs.response;
@@ -288,6 +300,10 @@ class Verification {
     }
     if (res.status === 401 && auth.scheme === 'none') {
       return outcome('Unauthorized', `${host} asks for credentials for ${image} (${what} answered ${statusPhrase(res)}) with no challenge the kubelet can answer: check the registry's authentication settings.`);
+    }
+    if (res.status === 401 && auth.scheme === 'basic' && (await this.checkLogin(host, login, ref.repository)).reason !== 'Verified') {
+      // With Basic, a 401 is the password's fault unless the same password opens /v2/.
+      return outcome('Unauthorized', `${host} rejected the credential for ${image} (${what} answered ${statusPhrase(res)} with HTTP Basic authentication): check the username and password (or access token) of this credential.`);
     }
     if (res.status === 401 || res.status === 403) {
       return outcome('Denied', `${host} denied ${image} to this credential (${what} answered ${statusPhrase(res)} after authentication): grant the account pull access to ${ref.repository}.`);
