@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import type { ReadableStream, ReadableStreamReadResult } from 'node:stream/web';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, fetch, type Dispatcher } from 'undici';
 
@@ -67,7 +68,7 @@ function errorChain(err: unknown): ErrorLike[] {
   const queue: unknown[] = [err];
   while (queue.length > 0 && out.length < 20) {
     const e = queue.shift();
-    if (!e || typeof e !== 'object' || out.includes(e as ErrorLike)) continue;
+    if (!e || typeof e !== 'object' || out.includes(e)) continue;
     const el = e as ErrorLike;
     out.push(el);
     if (el.cause !== undefined) queue.push(el.cause);
@@ -149,15 +150,15 @@ const MAX_BODY = 64 * 1024;
 const MAX_REDIRECTS = 5;
 
 /** Reads at most MAX_BODY characters of a body and drops the rest. */
-async function readCapped(res: Response): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
+async function readCapped(body: ReadableStream<Uint8Array> | null): Promise<string> {
+  if (!body) return '';
+  const reader = body.getReader();
   const decoder = new TextDecoder();
   let text = '';
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
+    const chunk: ReadableStreamReadResult<Uint8Array> = await reader.read();
+    if (chunk.done) break;
+    text += decoder.decode(chunk.value, { stream: true });
     if (text.length >= MAX_BODY) {
       await reader.cancel();
       break;
@@ -216,7 +217,7 @@ export class Transport {
     const dispatcher = isLoopbackHost(url.host) ? this.direct : this.proxied;
     try {
       const res = await fetch(url, { method, headers, signal, redirect: 'manual', dispatcher });
-      const body = method === 'GET' ? await readCapped(res as unknown as Response) : '';
+      const body = method === 'GET' ? await readCapped(res.body as ReadableStream<Uint8Array> | null) : '';
       if (method !== 'GET') await res.body?.cancel();
       return { status: res.status, headers: res.headers as unknown as Headers, body, url: url.toString() };
     } catch (err) {

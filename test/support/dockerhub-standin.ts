@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listenOnLoopback } from './net-stubs.js';
 
 /**
  * A local stand-in for Docker Hub (registry-1.docker.io with auth.docker.io), reproducing what the
@@ -159,9 +160,8 @@ export async function startDockerHubStandIn(options: {
   };
 
   const server = createServer(handle);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  port = typeof address === 'object' && address ? address.port : 0;
+  const listening = await listenOnLoopback(server);
+  port = listening.port;
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
@@ -172,10 +172,6 @@ export async function startDockerHubStandIn(options: {
     setRateLimited(limited) {
       rateLimited = limited;
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: listening.close,
   };
 }

@@ -1,5 +1,20 @@
-import { createServer as createHttpServer } from 'node:http';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+/** Listens on a free loopback port; `close` drops open connections (keep-alive included) and stops. */
+export async function listenOnLoopback(server: Server | HttpServer, sockets: Set<Socket> = new Set()): Promise<{ port: number; close: () => Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        if ('closeAllConnections' in server) server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
 
 /**
  * A tiny forward proxy that only tunnels (HTTP CONNECT), recording every target it was asked for.
@@ -40,19 +55,8 @@ export async function startConnectProxy(routes: Record<string, string> = {}): Pr
     client.once('error', () => upstream.destroy());
     client.once('close', () => upstream.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    connects,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { port, close } = await listenOnLoopback(server, sockets);
+  return { url: `http://127.0.0.1:${port}`, connects, stop: close };
 }
 
 /** A TCP black hole: accepts connections and never says a word. */
@@ -62,15 +66,6 @@ export async function startBlackHole(): Promise<{ host: string; stop(): Promise<
     sockets.add(socket);
     socket.on('error', () => undefined);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    host: `127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  const { port, close } = await listenOnLoopback(server, sockets);
+  return { host: `127.0.0.1:${port}`, stop: close };
 }

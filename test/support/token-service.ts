@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importPKCS8, SignJWT } from 'jose';
+import { listenOnLoopback } from './net-stubs.js';
 
 /**
  * A Docker Registry v2 token service (the `auth: token` mode of distribution): checks HTTP Basic
@@ -125,9 +126,7 @@ export async function startTokenService(options: { users: Record<string, TokenUs
       res.end(String(err));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const { port, close } = await listenOnLoopback(server);
   return {
     realm: `http://127.0.0.1:${port}/token`,
     service,
@@ -138,10 +137,6 @@ export async function startTokenService(options: { users: Record<string, TokenUs
     setUsers(u) {
       users = u;
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: close,
   };
 }
