@@ -353,13 +353,9 @@ export function createVerifier(options: VerifierOptions = {}): RegistryVerifier 
   async function runHost(v: Verification, job: HostJob, outcomes: HostOutcome[]): Promise<void> {
     if (job.index !== undefined) {
       const repository = job.images[0]?.ref.repository ?? job.pathPrefixes.find((p) => p !== '');
-      // Every distinct credential for this host; the first failure speaks for the host.
-      const seen = new Set<string>();
+      // Every credential for this host (equal ones are checked once); the first failure speaks for the host.
       let result: Omit<HostOutcome, 'host'> | undefined;
       for (const login of job.logins) {
-        const id = `${login.username}\0${login.password}`;
-        if (seen.has(id)) continue;
-        seen.add(id);
         const r = await v.checkLogin(job.host, login, repository);
         if (!result || (result.reason === 'Verified' && r.reason !== 'Verified')) result = r;
       }
@@ -416,7 +412,11 @@ export function createVerifier(options: VerifierOptions = {}): RegistryVerifier 
         const index = slot++;
         const parsed = parseImageReference(image);
         if (!parsed.ok) {
-          outcomes[index] = { host: guessHost(image), image, reason: 'InvalidImage', message: `spec.verify.images entry ${JSON.stringify(image)} is not an image reference: ${parsed.message}.` };
+          outcomes[index] = {
+            host: guessHost(image),
+            image,
+            ...outcome('InvalidImage', `spec.verify.images entry ${JSON.stringify(image)} is not an image reference: ${parsed.message}.`),
+          };
           continue;
         }
         const ref = parsed.value;
@@ -426,8 +426,10 @@ export function createVerifier(options: VerifierOptions = {}): RegistryVerifier 
           outcomes[index] = {
             host,
             image,
-            reason: 'InvalidImage',
-            message: `no auths entry of this credential covers ${image}; the kubelet would not use it for this image: add its registry to the credential or remove the image from spec.verify.images.`,
+            ...outcome(
+              'InvalidImage',
+              `no auths entry of this credential covers ${image}; the kubelet would not use it for this image: add its registry to the credential or remove the image from spec.verify.images.`,
+            ),
           };
           continue;
         }
