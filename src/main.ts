@@ -20,6 +20,7 @@ import { systemClock } from './controller/clock.js';
 import { kubeWriter } from './kube/writer.js';
 import { awsSdkClients, createEcrProvider } from './providers/ecr.js';
 import { createGcrProvider } from './providers/gcr.js';
+import { createVerifier } from './registry/probe.js';
 
 const LOCAL_OPERATOR_CONTEXT = 'regcred-operator';
 
@@ -65,6 +66,14 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     'starting regcred-operator',
   );
   const metrics = createMetrics();
+  const verifier = createVerifier({
+    timeoutMs: config.verifyTimeoutMs,
+    concurrency: config.verifyConcurrency,
+    caFile: config.registryCaFile,
+    // Test only: a local stand-in for registry-1.docker.io (docs/reference.md, Environment).
+    dockerHubRegistryUrl: process.env.REGCRED_DOCKERHUB_REGISTRY_URL || undefined,
+    log,
+  });
   const operator = new Operator({
     conn,
     writer: metrics.instrumentWriter(kubeWriter(conn)),
@@ -77,6 +86,7 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     },
     random: Math.random,
     observer: metrics.observer,
+    verifier,
   });
   metrics.readStateFrom(() => operator.state());
   const servers: ListeningServer[] = [];
@@ -98,7 +108,7 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     log.info({ port: metricsServer.port }, 'metrics server listening');
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'cannot serve health or metrics; is the port in use? (--health-port, --metrics-port)');
-    await Promise.all([...servers.map((s) => s.close()), conn.close()]);
+    await Promise.all([...servers.map((s) => s.close()), conn.close(), verifier.close()]);
     return 1;
   }
   let outcome: string;
@@ -111,7 +121,7 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
   }
   log.info({ reason: outcome }, 'shutting down');
   await operator.stop();
-  await Promise.all([...servers.map((s) => s.close()), conn.close()]);
+  await Promise.all([...servers.map((s) => s.close()), conn.close(), verifier.close()]);
   log.info('stopped');
   const code = outcome === 'failed' ? 1 : 0;
   // Everything is closed; if a library still holds the event loop open (seen once after an informer
