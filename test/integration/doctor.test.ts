@@ -12,7 +12,8 @@ import { resolve } from 'node:path';
 import { PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import type { DoctorReport } from '../../src/doctor/types.js';
 import { adminConnection, kubeconfigPath, REPO_ROOT, startOperator, uniqueName, waitFor, type OperatorProcess } from '../support/cluster.js';
-import { pullSecretNames, readSecret, readServiceAccount, waitForCondition, waitForPullSecrets, TestResources } from '../support/fixtures.js';
+import { condition, getCredential, pullSecretNames, readSecret, readServiceAccount, waitForCondition, waitForPullSecrets, TestResources } from '../support/fixtures.js';
+import { startRegistry } from '../support/registry.js';
 import {
   backOffPulling,
   CONTAINERD,
@@ -156,6 +157,8 @@ beforeAll(async () => {
   secretName = uniqueName('ghcr-pull');
   credentialName = await resources.credential({ static: { registry: 'ghcr.io', credentialsSecretRef: { name: source } }, secretName, namespaces: { names: [targeted] } }, 'doc-ghcr');
   await waitForCondition(credentialName, 'Ready', 'True');
+  // The operator checks ghcr.io too; it cannot reach it from here, and says so in Verified.
+  await waitFor('Verified=Unknown (Unreachable)', async () => condition(await getCredential(credentialName), 'Verified')?.reason === 'Unreachable');
   await waitForPullSecrets(targeted, [secretName]);
 }, 120_000);
 
@@ -193,9 +196,38 @@ describe('regcred doctor: one cause at a time', () => {
     expect(text.code).toBe(1);
     expect(text.stdout).toContain(`${targeted}/${pod.metadata!.name} (container app): cannot pull ${GHCR_IMAGE} [ImagePullBackOff]`);
     expect(text.stdout).toMatch(/cause: +unauthorized: ghcr\.io refused the pull/);
-    expect(text.stdout).toContain(`RegistryCredential ${credentialName} (Secret ${secretName}, Ready=True)`);
+    expect(text.stdout).toContain(`RegistryCredential ${credentialName} (Secret ${secretName}, Ready=True, Verified=Unknown (Unreachable))`);
     expect(text.stdout + text.stderr).not.toContain(PASSWORD);
   });
+
+  it('a credential a real registry refuses: the operator\'s Verified=False (Unauthorized) is part of the diagnosis', async () => {
+    const registry = await startRegistry({ puller: `right-${PASSWORD}` });
+    try {
+      const ns = await resources.namespace('doc-v');
+      await defaultServiceAccountOf(ns);
+      const source = await resources.source({ username: 'puller', password: PASSWORD });
+      const secret = uniqueName('reg-pull');
+      const name = await resources.credential({ static: { registry: registry.host, credentialsSecretRef: { name: source } }, secretName: secret, namespaces: { names: [ns] } }, 'doc-verify');
+      await waitFor('Verified=False (Unauthorized)', async () => condition(await getCredential(name), 'Verified')?.reason === 'Unauthorized');
+      await waitForPullSecrets(ns, [secret]);
+      const image = `${registry.host}/team/app:latest`;
+      const pod = await createPod(ns, 'refused', { image });
+      expect(pod.spec?.imagePullSecrets).toEqual([{ name: secret }]);
+      const failed = failedToPull(image, viaGrpc(CONTAINERD.unauthorized(image, `http://${registry.host}/v2/team/app/manifests/latest`)));
+      await failPull(pod, 'ImagePullBackOff', backOffPulling(image), [failed, ERROR_ERR_IMAGE_PULL, ERROR_IMAGE_PULL_BACK_OFF]);
+
+      const { code, failure } = await diagnosisOf(ns, pod);
+      expect(code).toBe(1);
+      expect(failure.cause).toBe('unauthorized');
+      expect(failure.credential).toMatchObject({ name, verified: { status: 'False', reason: 'Unauthorized' } });
+      expect(failure.findings.map((f) => f.code)).toContain('verification-failed');
+      const text = await doctor(['-n', ns, pod.metadata!.name!]);
+      expect(text.stdout).toContain(`RegistryCredential ${name} (Secret ${secret}, Ready=True, Verified=False (Unauthorized))`);
+      expect(text.stdout + text.stderr).not.toContain(PASSWORD);
+    } finally {
+      await registry.stop();
+    }
+  }, 90_000);
 
   it('denied (403)', async () => {
     const pod = await createPod(targeted, 'denied');

@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
 import { kubectl, REPO_ROOT, startOperator, uniqueName, waitFor, type CommandResult, type OperatorProcess } from '../support/cluster.js';
+import { startConnectProxy, type ConnectProxy } from '../support/net-stubs.js';
+import { startRegistry, type TestRegistry } from '../support/registry.js';
 
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 const QUICKSTART_FILE = 'config/samples/quickstart.yaml';
@@ -107,17 +109,26 @@ async function expectOutput(step: Step, args = step.args, timeoutMs = 20_000): P
 }
 
 let operator: OperatorProcess;
+let ghcr: TestRegistry;
+let proxy: ConnectProxy;
 const cleanups: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
-  operator = startOperator();
+  // What a user's operator meets at ghcr.io with the README's placeholder token is a registry that
+  // refuses the login. Here that is a real registry serving a certificate for ghcr.io from a private
+  // CA, reached through an HTTPS proxy that routes ghcr.io:443 to it (the operator honours HTTPS_PROXY
+  // and --registry-ca-file as in a cluster); any other name fails at the proxy, as a made-up one does.
+  ghcr = await startRegistry({ 'my-bot': `a-real-token-${uniqueName('t')}` }, { tls: true, tlsDnsNames: ['ghcr.io'] });
+  proxy = await startConnectProxy({ 'ghcr.io:443': ghcr.host });
+  operator = startOperator(['--registry-ca-file', ghcr.caFile!], { HTTPS_PROXY: proxy.url, HTTP_PROXY: '', NO_PROXY: '' });
   await operator.waitForLog((l) => l.msg === 'caches synced');
-});
+}, 60_000);
 
 afterAll(async () => {
   // Deleting a RegistryCredential waits for its finalizer, which the running operator removes.
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   await operator.stop();
+  await Promise.all([ghcr?.stop(), proxy?.stop()]);
 }, 120_000);
 
 describe('README.md, run as written', () => {
@@ -176,5 +187,7 @@ describe('README.md, run as written', () => {
     const ready = await kubectl(['wait', '--for=condition=Ready', `registrycredential/${credential.metadata.name}`, '--timeout=30s']);
     expect(ready.code).toBe(0);
     await expectOutput(step!);
+    // The verdict came from the registry behind ghcr.io, not from a failure to reach it.
+    expect(proxy.connects).toContain('ghcr.io:443');
   }, 120_000);
 });
