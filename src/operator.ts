@@ -43,6 +43,16 @@ export interface OperatorDeps {
 }
 
 const SHUTDOWN_DEADLINE_MS = 20_000;
+const INFORMER_STOP_DEADLINE_MS = 3_000;
+
+/** Waits for `work`, or until `ms` have passed on `clock`, whichever is first. */
+async function withinDeadline(clock: Clock, work: Promise<unknown>, ms: number): Promise<'done' | 'deadline'> {
+  let timer: TimerHandle | undefined;
+  const deadline = new Promise<'deadline'>((resolve) => (timer = clock.setTimeout(() => resolve('deadline'), ms)));
+  const outcome = await Promise.race([work.then(() => 'done' as const), deadline]);
+  if (timer) clock.clearTimeout(timer);
+  return outcome;
+}
 
 /**
  * Informers → keys → one work queue → reconcile(key). Callbacks only map an
@@ -177,15 +187,15 @@ export class Operator {
     this.running = false;
     this.liveness.stopping();
     if (this.resyncTimer) clock.clearTimeout(this.resyncTimer);
-    await Promise.all(this.informers.map((i) => i.stop()));
+    // A watch that is being opened as the signal comes may not answer its abort at once: stopping the
+    // informers never holds the shutdown longer than INFORMER_STOP_DEADLINE_MS.
+    if ((await withinDeadline(clock, Promise.all(this.informers.map((i) => i.stop())), INFORMER_STOP_DEADLINE_MS)) === 'deadline') {
+      log.warn({ ms: INFORMER_STOP_DEADLINE_MS }, 'informers did not stop in time; going on with the shutdown');
+    }
     this.queue.shutDown();
-    if (this.workers) {
-      // Let in-flight reconciles finish their writes, but never hang the shutdown.
-      let timer: TimerHandle | undefined;
-      const deadline = new Promise<'deadline'>((resolve) => (timer = clock.setTimeout(() => resolve('deadline'), SHUTDOWN_DEADLINE_MS)));
-      const outcome = await Promise.race([this.workers.then(() => 'drained' as const), deadline]);
-      if (timer) clock.clearTimeout(timer);
-      if (outcome === 'deadline') log.warn('in-flight reconciles did not finish within 20s');
+    // Let in-flight reconciles finish their writes, but never hang the shutdown.
+    if (this.workers && (await withinDeadline(clock, this.workers, SHUTDOWN_DEADLINE_MS)) === 'deadline') {
+      log.warn('in-flight reconciles did not finish within 20s');
     }
   }
 
