@@ -18,8 +18,7 @@ import { createMetrics, startMetricsServer } from './observability/metrics.js';
 import { Operator } from './operator.js';
 import { systemClock } from './controller/clock.js';
 import { kubeWriter } from './kube/writer.js';
-import { awsSdkClients, createEcrProvider } from './providers/ecr.js';
-import { createGcrProvider } from './providers/gcr.js';
+import { lazyProvider } from './providers/lazy.js';
 import { createVerifier } from './registry/probe.js';
 
 const LOCAL_OPERATOR_CONTEXT = 'regcred-operator';
@@ -81,8 +80,19 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     log,
     clock: systemClock,
     providers: {
-      ecr: metrics.instrumentProvider(createEcrProvider({ ...awsSdkClients, env: process.env })),
-      gcr: metrics.instrumentProvider(createGcrProvider({ env: process.env })),
+      // Each SDK is loaded when a credential first calls its provider (src/providers/lazy.ts).
+      ecr: metrics.instrumentProvider(
+        lazyProvider('ecr', async () => {
+          const { awsSdkClients, createEcrProvider } = await import('./providers/ecr.js');
+          return createEcrProvider({ ...awsSdkClients, env: process.env });
+        }),
+      ),
+      gcr: metrics.instrumentProvider(
+        lazyProvider('gcr', async () => {
+          const { createGcrProvider } = await import('./providers/gcr.js');
+          return createGcrProvider({ env: process.env });
+        }),
+      ),
     },
     random: Math.random,
     observer: metrics.observer,

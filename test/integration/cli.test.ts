@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -105,6 +105,23 @@ function optionItems(help: string): string[] {
 }
 
 describe('regcred run', () => {
+  it('loads no cloud SDK until a credential calls its provider', () => {
+    // The operator's module graph, as `regcred run` imports it: the AWS and Google SDKs (15–25 MiB each)
+    // are imported by src/providers/lazy.ts on a provider's first call, not at start.
+    const script = [
+      "import { createRequire } from 'node:module';",
+      `await import(${JSON.stringify(resolve(REPO_ROOT, 'dist', 'main.js'))});`,
+      'const cache = Object.keys(createRequire(import.meta.url).cache);',
+      "console.log(JSON.stringify({ aws: cache.filter((p) => p.includes('@aws-sdk')).length, google: cache.filter((p) => p.includes('google-auth-library')).length, k8s: cache.filter((p) => p.includes('@kubernetes')).length }));",
+    ].join('\n');
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    const loaded = JSON.parse(result.stdout) as { aws: number; google: number; k8s: number };
+    expect(loaded).toEqual({ aws: 0, google: 0, k8s: expect.any(Number) });
+    // The check sees CommonJS packages at all: the Kubernetes client is one, and it is loaded.
+    expect(loaded.k8s).toBeGreaterThan(0);
+  });
+
   it('connects under its own RBAC identity, syncs its caches, and stops cleanly on SIGTERM', async () => {
     const operator = startOperator();
     const synced = await operator.waitForLog((l) => l.msg === 'caches synced');
