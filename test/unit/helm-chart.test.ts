@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { load } from 'js-yaml';
 import { CRD_NAME } from '../../src/api/constants.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { CHART_DIR, container, envValue, find, helm, renderChart, renderError, VALUE_SETS, type Deployment, type K8sObject } from '../support/helm.js';
+import { CHART_DIR, KUBE_VERSION, container, envValue, find, helm, renderChart, renderError, VALUE_SETS, type Deployment, type K8sObject } from '../support/helm.js';
 import { runTool } from '../support/tools.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -27,7 +27,7 @@ describe('charts/regcred-operator', () => {
   });
 
   it.each(Object.entries(VALUE_SETS))('passes helm lint --strict with %s values', async (_name, args) => {
-    const result = await helm(['lint', '--strict', CHART_DIR, ...args]);
+    const result = await helm(['lint', '--strict', '--kube-version', KUBE_VERSION, CHART_DIR, ...args]);
     expect(result.stdout + result.stderr).toContain('1 chart(s) linted, 0 chart(s) failed');
     expect(result.code).toBe(0);
   });
@@ -96,20 +96,20 @@ describe('charts/regcred-operator', () => {
       const c = container(objects);
       expect(c.args).toEqual(['run', '--leader-elect']);
       expect(c.env).toContainEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
-      expect((find(objects, 'Role') as K8sObject & { rules: unknown[] }).rules).toEqual(
+      expect(find<K8sObject & { rules: unknown[] }>(objects, 'Role').rules).toEqual(
         expect.arrayContaining([
           { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
           { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'update'], resourceNames: ['regcred-operator'] },
         ]),
       );
-      expect((find(objects, 'PodDisruptionBudget') as K8sObject & { spec: unknown }).spec).toEqual({
+      expect(find<K8sObject & { spec: unknown }>(objects, 'PodDisruptionBudget').spec).toEqual({
         minAvailable: 1,
         selector: { matchLabels: { 'app.kubernetes.io/name': 'regcred-operator', 'app.kubernetes.io/instance': 'regcred' } },
       });
     });
 
     it('passes durations that differ from the operator defaults (15/10/2)', async () => {
-      const { objects } = await renderChart(VALUE_SETS.everything!);
+      const { objects } = await renderChart(VALUE_SETS.everything);
       expect(container(objects).args).toEqual(
         expect.arrayContaining(['--leader-elect', '--leader-elect-lease-duration-seconds=30', '--leader-elect-renew-deadline-seconds=20', '--leader-elect-retry-period-seconds=4']),
       );
@@ -133,7 +133,7 @@ describe('charts/regcred-operator', () => {
   });
 
   it('everything on: operator flags, CA bundle mounted and passed, IRSA/GKE annotations, image by digest, topology spread selector filled in', async () => {
-    const { objects } = await renderChart(VALUE_SETS.everything!);
+    const { objects } = await renderChart(VALUE_SETS.everything);
     const deployment = find<Deployment>(objects, 'Deployment');
     const c = container(objects);
     expect(c.image).toBe('ghcr.io/example/regcred-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef');
@@ -219,10 +219,10 @@ describe('charts/regcred-operator', () => {
     const metricNames = (expr: string): string[] => [...expr.matchAll(/\b((?:regcred|process|nodejs)_[a-z_]+)/g)].map((m) => m[1]!);
 
     it('PrometheusRule: the five alerts, structurally valid for monitoring.coreos.com/v1 (no CRD schema offline)', async () => {
-      const { objects } = await renderChart(VALUE_SETS.everything!);
-      const rule = find(objects, 'PrometheusRule') as K8sObject & {
-        spec: { groups: { name: string; rules: { alert: string; expr: string; for?: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[] };
-      };
+      const { objects } = await renderChart(VALUE_SETS.everything);
+      const rule = find<
+        K8sObject & { spec: { groups: { name: string; rules: { alert: string; expr: string; for?: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[] } }
+      >(objects, 'PrometheusRule');
       expect(rule.apiVersion).toBe('monitoring.coreos.com/v1');
       expect(rule.metadata.labels?.release).toBe('kube-prometheus-stack');
       const rules = rule.spec.groups.flatMap((g) => g.rules);
@@ -247,11 +247,11 @@ describe('charts/regcred-operator', () => {
     });
 
     it('ServiceMonitor: selects the metrics Service and scrapes its named port (structurally; no CRD schema offline)', async () => {
-      const { objects } = await renderChart(VALUE_SETS.everything!);
-      const monitor = find(objects, 'ServiceMonitor') as K8sObject & {
-        spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; endpoints: { port: string; path: string; interval: string }[] };
-      };
-      const service = find(objects, 'Service') as K8sObject & { spec: { selector: Record<string, string>; ports: { name: string; targetPort: string }[] } };
+      const { objects } = await renderChart(VALUE_SETS.everything);
+      const monitor = find<
+        K8sObject & { spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; endpoints: { port: string; path: string; interval: string }[] } }
+      >(objects, 'ServiceMonitor');
+      const service = find<K8sObject & { spec: { selector: Record<string, string>; ports: { name: string; targetPort: string }[] } }>(objects, 'Service');
       expect(monitor.apiVersion).toBe('monitoring.coreos.com/v1');
       for (const [key, value] of Object.entries(monitor.spec.selector.matchLabels)) expect(service.metadata.labels?.[key]).toBe(value);
       expect(monitor.spec.namespaceSelector.matchNames).toEqual(['regcred-system']);
@@ -261,8 +261,8 @@ describe('charts/regcred-operator', () => {
     });
 
     it('the Grafana dashboard ConfigMap is labelled for the sidecar and queries only served metrics', async () => {
-      const { objects } = await renderChart(VALUE_SETS.everything!);
-      const cm = find(objects, 'ConfigMap') as K8sObject & { data: Record<string, string> };
+      const { objects } = await renderChart(VALUE_SETS.everything);
+      const cm = find<K8sObject & { data: Record<string, string> }>(objects, 'ConfigMap');
       expect(cm.metadata.labels?.grafana_dashboard).toBe('1');
       const dashboard = JSON.parse(cm.data['regcred-operator.json']!) as { uid: string; panels: { targets: { expr: string }[] }[] };
       expect(dashboard.uid).toBe('regcred-operator');
@@ -288,13 +288,13 @@ describe('charts/regcred-operator', () => {
     });
 
     it('passes actionlint, which does fail a broken workflow', async () => {
-      const ok = await runTool('actionlint', ['-color=never', '.github/workflows/release.yml']);
+      const ok = await runTool('actionlint', ['-no-color', '.github/workflows/release.yml']);
       expect(ok.stdout + ok.stderr).toBe('');
       expect(ok.code).toBe(0);
       const dir = mkdtempSync(join(tmpdir(), 'regcred-actionlint-'));
       const broken = join(dir, 'broken.yml');
       writeFileSync(broken, workflow.replace('runs-on: ubuntu-24.04', 'runs-on: ubuntu-24.04\n    needs: no-such-job'));
-      const bad = await runTool('actionlint', ['-color=never', broken]);
+      const bad = await runTool('actionlint', ['-no-color', broken]);
       expect(bad.code).not.toBe(0);
       expect(bad.stdout).toMatch(/no-such-job/);
     });
