@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { dump, loadAll } from 'js-yaml';
 import { kubectl, kubeconfigPath, OPERATOR_CONTEXT, OPERATOR_NAMESPACE, REPO_ROOT, spawnOperator, uniqueName, waitFor, type OperatorProcess } from '../support/cluster.js';
@@ -58,7 +58,8 @@ describe('the Dockerfile runtime stage, reproduced without Docker', () => {
       const m = /^(?:--from=(\S+)\s+)?(\S+)\s+(\S+)$/.exec(copy);
       if (!m) throw new Error(`Dockerfile: cannot read COPY ${copy}`);
       const [, stageName, from, to] = m as unknown as [string, string | undefined, string, string];
-      const dest = join(app, to);
+      // As Docker does: a destination ending in / (or .) is a directory the source goes into.
+      const dest = /\/$|^\.$/.test(to) ? join(app, to, basename(from)) : join(app, to);
       if (stageName === 'deps' && from === '/app/node_modules') {
         // The deps stage: its package files, then its npm ci (production dependencies only), here.
         const deps = all.find((s) => s.name === 'deps')!;
