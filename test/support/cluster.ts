@@ -85,8 +85,7 @@ export interface OperatorProcess {
 
 /** Runs the built CLI (`dist/cli.js run`) as a child process under the operator's own RBAC identity. */
 export function startOperator(args: string[] = [], env: NodeJS.ProcessEnv = {}): OperatorProcess {
-  const child = spawn(
-    process.execPath,
+  return spawnOperator(
     [
       resolve(REPO_ROOT, 'dist', 'cli.js'),
       'run',
@@ -105,8 +104,16 @@ export function startOperator(args: string[] = [], env: NodeJS.ProcessEnv = {}):
       'debug',
       ...args,
     ],
-    { env: { ...process.env, LOG_FORMAT: 'json', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { ...process.env, LOG_FORMAT: 'json', ...env },
   );
+}
+
+/**
+ * Runs `node ARGV` (an operator's entry point and arguments) as a child process with exactly this
+ * environment, collecting its JSON log lines.
+ */
+export function spawnOperator(argv: string[], env: NodeJS.ProcessEnv, options: { cwd?: string; uid?: number; gid?: number } = {}): OperatorProcess {
+  const child = spawn(process.execPath, argv, { env, ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   const rawOutput: string[] = [];
   const waiters: { predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
