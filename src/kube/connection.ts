@@ -30,6 +30,22 @@ export interface ConnectOptions {
 }
 
 /**
+ * Sends `userAgent` with every request of this KubeConfig (API calls and watches alike): the API server's
+ * audit log records it, which tells replicas apart that share one ServiceAccount. client-node builds the
+ * headers of both in its (private) applyOptions; this wraps it on this instance only.
+ */
+function setUserAgent(kubeConfig: KubeConfig, userAgent: string): void {
+  type Options = { headers?: Record<string, string> };
+  const target = kubeConfig as unknown as { applyOptions?: (opts: Options) => Promise<void> };
+  const original = target.applyOptions;
+  if (typeof original !== 'function') return;
+  target.applyOptions = async (opts) => {
+    await original.call(kubeConfig, opts);
+    opts.headers = { ...opts.headers, 'User-Agent': userAgent };
+  };
+}
+
+/**
  * Loads a kubeconfig: an explicit file, else $KUBECONFIG / ~/.kube/config,
  * else the in-cluster ServiceAccount.
  */
@@ -106,8 +122,9 @@ function dispatcherKey(cluster: unknown, agentOptions: Record<string, unknown>):
   return hash.digest('hex');
 }
 
-export function connect(kubeConfig: KubeConfig): KubeConnection {
+export function connect(kubeConfig: KubeConfig, options: { userAgent?: string } = {}): KubeConnection {
   const close = shareConnections(kubeConfig);
+  if (options.userAgent) setUserAgent(kubeConfig, options.userAgent);
   return {
     close,
     kubeConfig,
