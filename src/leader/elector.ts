@@ -119,12 +119,9 @@ export class LeaderElector {
     }
   }
 
-  /** tryAcquireOrRenew, given up (as false) at `deadline`; errors are logged and count as false. */
+  /** tryAcquireOrRenew, given up (as false) at `deadline`. */
   async #try(deadline: number): Promise<boolean> {
-    const attempt = this.tryAcquireOrRenew().catch((err: unknown) => {
-      this.deps.log.debug({ err: (err as Error).message, lease: this.deps.lock.describe }, 'could not acquire or renew the lease');
-      return false;
-    });
+    const attempt = this.tryAcquireOrRenew();
     this.#attempt = attempt;
     const left = Math.max(0, deadline - this.deps.monotonic());
     let timer: TimerHandle | undefined;
@@ -139,10 +136,19 @@ export class LeaderElector {
   }
 
   /**
-   * client-go's tryAcquireOrRenew: true when this process holds the lease afterwards. Exposed for tests;
-   * run() is what calls it.
+   * client-go's tryAcquireOrRenew: true when this process holds the lease afterwards; a failed request
+   * (a conflict: someone else wrote first) is false. Exposed for tests; run() is what calls it.
    */
   async tryAcquireOrRenew(): Promise<boolean> {
+    try {
+      return await this.#tryAcquireOrRenew();
+    } catch (err) {
+      this.deps.log.debug({ err: (err as Error).message, lease: this.deps.lock.describe }, 'could not acquire or renew the lease');
+      return false;
+    }
+  }
+
+  async #tryAcquireOrRenew(): Promise<boolean> {
     const { lock, identity, timing, monotonic, clock } = this.deps;
     // Taken before any request: whatever another replica observes of our write, it observes later.
     const sentAt = monotonic();
