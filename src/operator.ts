@@ -71,12 +71,15 @@ export class Operator {
   /** The last liveness answered, to log its changes once. */
   private lastLive = true;
   private reconciler?: Reconciler;
+  /** Whether keys go on the queue: from the start without leader election, from leading with it. */
+  private queueing: boolean;
   /** Settles once the caches have synced (or the operator stopped first). */
   private readonly synced: Promise<void>;
   private markSynced!: () => void;
 
   constructor(private readonly deps: OperatorDeps) {
     this.synced = new Promise((resolve) => (this.markSynced = resolve));
+    this.queueing = deps.election === undefined;
     this.apiServer = new ApiServerReport(deps.conn.describe, deps.log, () => deps.clock.now());
     this.liveness = new LivenessMonitor(deps.clock);
     this.liveness.watchTimer('periodic resync', () => (this.running ? this.resyncDueAt : undefined));
@@ -104,7 +107,7 @@ export class Operator {
 
   private enqueue(keys: readonly string[]): void {
     // A follower queues nothing: on leading it queues every credential (a reconcile is level-based).
-    if (this.deps.election && !this.workers) return;
+    if (!this.queueing) return;
     for (const key of keys) this.queue.add(key);
   }
 
@@ -181,6 +184,7 @@ export class Operator {
     if (this.workers || !reconciler || !view) return;
     const { config, log } = this.deps;
     const observer = this.deps.observer;
+    this.queueing = true;
     this.enqueue(view.credentials().map((c) => c.metadata.name));
     const reconcile = (key: string): ReturnType<Reconciler['reconcile']> => reconciler.reconcile(key);
     const observed = observer ? observeReconcile(reconcile, observer) : reconcile;
