@@ -55,6 +55,13 @@ async function pass(clock: FakeClock, ms: number, step = 100): Promise<void> {
   }
 }
 
+/** Replicas on one fake clock and one Lease, none running: each test calls tryAcquireOrRenew itself. */
+function replicas(...identities: string[]): { clock: FakeClock; lease: MemoryLease; electors: LeaderElector[] } {
+  const clock = new FakeClock(0);
+  const lease = new MemoryLease();
+  return { clock, lease, electors: identities.map((id) => replica(lease, clock, id).elector) };
+}
+
 describe('tryAcquireOrRenew', () => {
   it('creates the Lease when there is none, and holds it', async () => {
     const clock = new FakeClock(Date.parse('2025-03-01T10:00:00.250Z'));
@@ -117,60 +124,55 @@ describe('tryAcquireOrRenew', () => {
   });
 
   it("each renewal the follower sees restarts its wait", async () => {
-    const clock = new FakeClock(0);
-    const lease = new MemoryLease();
-    const a = replica(lease, clock, 'pod-a_1');
-    const b = replica(lease, clock, 'pod-b_2');
-    await a.elector.tryAcquireOrRenew();
-    expect(await b.elector.tryAcquireOrRenew()).toBe(false);
+    const { clock, lease, electors: [a, b] } = replicas('pod-a_1', 'pod-b_2');
+    await a!.tryAcquireOrRenew();
+    expect(await b!.tryAcquireOrRenew()).toBe(false);
     for (let i = 0; i < 10; i++) {
       clock.advance(10_000);
-      await a.elector.tryAcquireOrRenew();
-      expect(await b.elector.tryAcquireOrRenew()).toBe(false);
+      await a!.tryAcquireOrRenew();
+      expect(await b!.tryAcquireOrRenew()).toBe(false);
     }
     expect(lease.record?.holderIdentity).toBe('pod-a_1');
   });
 
   it('of two followers taking an expired lease at once, the resourceVersion lets exactly one win', async () => {
-    const clock = new FakeClock(0);
-    const lease = new MemoryLease();
-    const a = replica(lease, clock, 'pod-a_1');
-    const b = replica(lease, clock, 'pod-b_2');
-    const c = replica(lease, clock, 'pod-c_3');
-    await a.elector.tryAcquireOrRenew();
-    await b.elector.tryAcquireOrRenew();
-    await c.elector.tryAcquireOrRenew();
+    const { clock, lease, electors } = replicas('pod-a_1', 'pod-b_2', 'pod-c_3');
+    for (const elector of electors) await elector.tryAcquireOrRenew();
     clock.advance(15_000);
-    const results = await Promise.all([b.elector.tryAcquireOrRenew(), c.elector.tryAcquireOrRenew()]);
+    const [, b, c] = electors as [LeaderElector, LeaderElector, LeaderElector];
+    const results = await Promise.all([b.tryAcquireOrRenew(), c.tryAcquireOrRenew()]);
     expect(results.filter(Boolean)).toHaveLength(1);
-    expect([b.elector.isLeader(), c.elector.isLeader()].filter(Boolean)).toHaveLength(1);
+    expect([b.isLeader(), c.isLeader()].filter(Boolean)).toHaveLength(1);
     expect(lease.record?.leaseTransitions).toBe(1);
   });
 
   it('a released lease (no holder) is taken at once', async () => {
-    const clock = new FakeClock(0);
-    const lease = new MemoryLease();
-    const a = replica(lease, clock, 'pod-a_1');
-    const b = replica(lease, clock, 'pod-b_2');
-    await a.elector.tryAcquireOrRenew();
-    expect(await b.elector.tryAcquireOrRenew()).toBe(false);
-    expect(await a.elector.release()).toBe(true);
+    const { lease, electors: [a, b] } = replicas('pod-a_1', 'pod-b_2');
+    await a!.tryAcquireOrRenew();
+    expect(await b!.tryAcquireOrRenew()).toBe(false);
+    expect(await a!.release()).toBe(true);
     expect(lease.record).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 0 });
-    expect(a.elector.isLeader()).toBe(false);
-    expect(await b.elector.tryAcquireOrRenew()).toBe(true);
+    expect(a!.isLeader()).toBe(false);
+    expect(await b!.tryAcquireOrRenew()).toBe(true);
     expect(lease.record).toMatchObject({ holderIdentity: 'pod-b_2', leaseDurationSeconds: 15, leaseTransitions: 1 });
   });
 });
 
+/** A leads (it runs first), B follows: both running on one fake clock against one Lease. */
+async function leaderAndFollower(randomB = () => 0): Promise<{ clock: FakeClock; lease: MemoryLease; a: Replica; b: Replica; aEnd: Promise<string> }> {
+  const clock = new FakeClock(0);
+  const lease = new MemoryLease();
+  const a = replica(lease, clock, 'pod-a_1');
+  const b = replica(lease, clock, 'pod-b_2', randomB);
+  const aEnd = a.elector.run();
+  await pass(clock, 100);
+  void b.elector.run();
+  return { clock, lease, a, b, aEnd };
+}
+
 describe('run', () => {
   it('acquires, starts leading once, renews every retry period, and reports the leader to followers', async () => {
-    const clock = new FakeClock(0);
-    const lease = new MemoryLease();
-    const a = replica(lease, clock, 'pod-a_1');
-    const b = replica(lease, clock, 'pod-b_2');
-    void a.elector.run();
-    await pass(clock, 100);
-    void b.elector.run();
+    const { clock, lease, a, b } = await leaderAndFollower();
     await pass(clock, 20_000);
     expect(a.started).toHaveBeenCalledTimes(1);
     expect(b.started).not.toHaveBeenCalled();
@@ -186,13 +188,7 @@ describe('run', () => {
   });
 
   it('a leader that cannot renew within the renew deadline loses, says so, and a follower takes over after the lease duration', async () => {
-    const clock = new FakeClock(0);
-    const lease = new MemoryLease();
-    const a = replica(lease, clock, 'pod-a_1');
-    const b = replica(lease, clock, 'pod-b_2');
-    const aEnd = a.elector.run();
-    await pass(clock, 100);
-    void b.elector.run();
+    const { clock, lease, a, b, aEnd } = await leaderAndFollower();
     await pass(clock, 4_000);
     a.lock.unreachable = true;
     let ended: string | undefined;
@@ -218,13 +214,7 @@ describe('run', () => {
   });
 
   it('stop releases the lease after any attempt in flight, and a follower takes over within a retry period', async () => {
-    const clock = new FakeClock(0);
-    const lease = new MemoryLease();
-    const a = replica(lease, clock, 'pod-a_1');
-    const b = replica(lease, clock, 'pod-b_2', () => 1);
-    void a.elector.run();
-    await pass(clock, 100);
-    void b.elector.run();
+    const { clock, lease, a, b } = await leaderAndFollower(() => 1);
     await pass(clock, 10_000);
     const stopped = a.elector.stop();
     await pass(clock, 100);
@@ -241,13 +231,7 @@ describe('run', () => {
   });
 
   it('stop on a follower writes nothing', async () => {
-    const clock = new FakeClock(0);
-    const lease = new MemoryLease();
-    const a = replica(lease, clock, 'pod-a_1');
-    const b = replica(lease, clock, 'pod-b_2');
-    void a.elector.run();
-    await pass(clock, 100);
-    void b.elector.run();
+    const { clock, lease, a, b } = await leaderAndFollower();
     await pass(clock, 3_000);
     const writes = lease.writes.length;
     await b.elector.stop();
