@@ -104,6 +104,14 @@ export function buildProgram(name = 'regcred'): Command {
     .addOption(
       option('--dockerhub-headroom-percent <n>', 'warn when Docker Hub pulls left fall below this percentage of the limit', RUN_DEFAULTS.dockerhubHeadroomPercent),
     )
+    .addOption(option('--leader-elect', 'run as one of several replicas: only the holder of the Lease regcred-operator in --namespace works, the others wait warm', 'off'))
+    .addOption(
+      option('--leader-elect-lease-duration-seconds <n>', 'how long followers wait, from the last renewal they saw, before taking the lease', RUN_DEFAULTS.leaderElectLeaseDurationSeconds),
+    )
+    .addOption(
+      option('--leader-elect-renew-deadline-seconds <n>', 'how long the leader retries renewing before it gives up leadership (and exits)', RUN_DEFAULTS.leaderElectRenewDeadlineSeconds),
+    )
+    .addOption(option('--leader-elect-retry-period-seconds <n>', 'how often the leader renews and followers look', RUN_DEFAULTS.leaderElectRetryPeriodSeconds))
     .action(async (flags: RunFlags) => {
       const { main } = await import('./main.js');
       process.exitCode = await main.run(flags);

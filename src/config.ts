@@ -1,5 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { DEFAULT_OPERATOR_NAMESPACE } from './api/constants.js';
+import { timingProblem, type ElectionTiming } from './leader/timing.js';
 
 /** The one validated configuration object, built once from flags and environment. */
 export interface OperatorConfig {
@@ -28,6 +29,8 @@ export interface OperatorConfig {
   registryCaFile?: string;
   /** Docker Hub headroom under this percentage of the limit is reported. */
   headroomPercent: number;
+  /** Leader election over the Lease regcred-operator in `namespace`; undefined: off, this process always works. */
+  leaderElection?: ElectionTiming;
   prettyLogs: boolean;
 }
 
@@ -50,6 +53,10 @@ export interface RunFlags {
   verifyConcurrency?: string;
   registryCaFile?: string;
   dockerhubHeadroomPercent?: string;
+  leaderElect?: boolean;
+  leaderElectLeaseDurationSeconds?: string;
+  leaderElectRenewDeadlineSeconds?: string;
+  leaderElectRetryPeriodSeconds?: string;
 }
 
 export class ConfigError extends Error {}
@@ -68,6 +75,10 @@ export const RUN_DEFAULTS = {
   verifyTimeoutSeconds: 10,
   verifyConcurrency: 4,
   dockerhubHeadroomPercent: 10,
+  // client-go's defaults (and controller-runtime's).
+  leaderElectLeaseDurationSeconds: 15,
+  leaderElectRenewDeadlineSeconds: 10,
+  leaderElectRetryPeriodSeconds: 2,
 } as const;
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -102,8 +113,26 @@ export function buildConfig(flags: RunFlags, env: NodeJS.ProcessEnv, isTty: bool
     verifyConcurrency: parseIntFlag('--verify-concurrency', flags.verifyConcurrency, RUN_DEFAULTS.verifyConcurrency, 1, 64),
     registryCaFile: readableFile('--registry-ca-file', flags.registryCaFile ?? env.REGCRED_REGISTRY_CA_FILE),
     headroomPercent: parseIntFlag('--dockerhub-headroom-percent', flags.dockerhubHeadroomPercent, RUN_DEFAULTS.dockerhubHeadroomPercent, 0, 100),
+    leaderElection: leaderElection(flags),
     prettyLogs: isTty && env.LOG_FORMAT !== 'json',
   };
+}
+
+/** The three durations are checked even without --leader-elect, so a mistake shows before it is switched on. */
+function leaderElection(flags: RunFlags): ElectionTiming | undefined {
+  const seconds = {
+    lease: parseIntFlag('--leader-elect-lease-duration-seconds', flags.leaderElectLeaseDurationSeconds, RUN_DEFAULTS.leaderElectLeaseDurationSeconds, 1, 3600),
+    renew: parseIntFlag('--leader-elect-renew-deadline-seconds', flags.leaderElectRenewDeadlineSeconds, RUN_DEFAULTS.leaderElectRenewDeadlineSeconds, 1, 3600),
+    retry: parseIntFlag('--leader-elect-retry-period-seconds', flags.leaderElectRetryPeriodSeconds, RUN_DEFAULTS.leaderElectRetryPeriodSeconds, 1, 3600),
+  };
+  const timing = { leaseDurationMs: seconds.lease * 1000, renewDeadlineMs: seconds.renew * 1000, retryPeriodMs: seconds.retry * 1000 };
+  const problem = timingProblem(timing);
+  if (problem) {
+    throw new ConfigError(
+      `${problem} (--leader-elect-lease-duration-seconds ${seconds.lease}, --leader-elect-renew-deadline-seconds ${seconds.renew}, --leader-elect-retry-period-seconds ${seconds.retry})`,
+    );
+  }
+  return flags.leaderElect === true ? timing : undefined;
 }
 
 /** A file the operator must read (a CA bundle): a missing or unreadable one is a start-up error, not a probe failure later. */

@@ -3,10 +3,13 @@
  * clients, caches, queue, providers, clock and logger, and wires them. Nothing
  * else calls process.exit or touches process signals.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { DEFAULT_OPERATOR_NAMESPACE } from './api/constants.js';
-import type { LocalFlags, StartFlags } from './commands.js';
-import { buildConfig, ConfigError, type RunFlags } from './config.js';
+import { packageVersion, type LocalFlags, type StartFlags } from './commands.js';
+import { buildConfig, ConfigError, type OperatorConfig, type RunFlags } from './config.js';
 import { connect, hasConfiguredCluster, loadKubeConfig } from './kube/connection.js';
 import { ensureControlPlaneBinary, startControlPlane, tailOf, type RunningControlPlane } from './local/control-plane.js';
 import { installIntoCluster } from './local/install.js';
@@ -18,10 +21,15 @@ import { createMetrics, startMetricsServer } from './observability/metrics.js';
 import { Operator } from './operator.js';
 import { systemClock } from './controller/clock.js';
 import { kubeWriter } from './kube/writer.js';
+import { holderIdentity, LEASE_NAME, LeaderElector } from './leader/elector.js';
+import { leaseGuard } from './leader/fence.js';
+import { kubeLeaseLock } from './leader/lease-lock.js';
 import { lazyProvider } from './providers/lazy.js';
 import { createVerifier } from './registry/probe.js';
 
 const LOCAL_OPERATOR_CONTEXT = 'regcred-operator';
+/** What `run` resolves with when this replica lost the lease: it exits 1 and the Deployment restarts it as a follower. */
+const LOST_LEADERSHIP = 'lost leadership';
 
 function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -53,9 +61,11 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
   const log = createLogger({ level: config.logLevel, pretty: config.prettyLogs });
   // For the rest of the process's life: a warning while shutting down belongs in the log too.
   logProcessWarnings(log);
+  // Under leader election each replica has an identity of its own, sent as part of its User-Agent too.
+  const identity = config.leaderElection ? holderIdentity(process.env.POD_NAME, hostname(), randomUUID()) : undefined;
   let conn;
   try {
-    conn = connect(loadKubeConfig(config));
+    conn = connect(loadKubeConfig(config), { userAgent: `regcred-operator/${packageVersion()}${identity ? ` (${identity})` : ''}` });
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'cannot load a kubeconfig');
     return 2;
@@ -73,6 +83,8 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     dockerHubRegistryUrl: process.env.REGCRED_DOCKERHUB_REGISTRY_URL || undefined,
     log,
   });
+  const elector = identity ? electorFor(config, identity, conn.kubeConfig, log, metrics, () => void operator.lead()) : undefined;
+  metrics.leading(!elector);
   const operator = new Operator({
     conn,
     writer: metrics.instrumentWriter(kubeWriter(conn)),
@@ -97,6 +109,7 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     random: Math.random,
     observer: metrics.observer,
     verifier,
+    election: elector ? { guard: leaseGuard(elector) } : undefined,
   });
   metrics.readStateFrom(() => operator.state());
   const servers: ListeningServer[] = [];
@@ -121,19 +134,23 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     await Promise.all([...servers.map((s) => s.close()), conn.close(), verifier.close()]);
     return 1;
   }
+  // The election runs beside the informers' first list: a follower is warm by the time it leads.
+  const election = elector ? elector.run().then((end) => (end === 'lost' ? LOST_LEADERSHIP : 'election stopped')) : new Promise<never>(() => undefined);
   let outcome: string;
   try {
-    await Promise.race([operator.start(), stopSignal]);
-    outcome = String(await stopSignal);
+    await Promise.race([operator.start(), stopSignal, election]);
+    outcome = String(await Promise.race([stopSignal, election]));
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'operator failed to start');
     outcome = 'failed';
   }
   log.info({ reason: outcome }, 'shutting down');
   await operator.stop();
+  // After the workers drained (the lease was renewed meanwhile): a leader releases the Lease now.
+  await elector?.stop();
   await Promise.all([...servers.map((s) => s.close()), conn.close(), verifier.close()]);
   log.info('stopped');
-  const code = outcome === 'failed' ? 1 : 0;
+  const code = outcome === 'failed' || outcome === LOST_LEADERSHIP ? 1 : 0;
   // Everything is closed; if a library still holds the event loop open (seen once after an informer
   // restart), exit anyway rather than outlive the kubelet's grace period. Unref'd: it never delays a clean exit.
   setTimeout(() => {
@@ -141,6 +158,27 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     process.exit(code);
   }, 5000).unref();
   return code;
+}
+
+function electorFor(
+  config: OperatorConfig,
+  identity: string,
+  kubeConfig: Parameters<typeof kubeLeaseLock>[0],
+  log: Logger,
+  metrics: { leading(leading: boolean): void },
+  onStartedLeading: () => void,
+): LeaderElector {
+  return new LeaderElector({
+    lock: kubeLeaseLock(kubeConfig, config.namespace, LEASE_NAME),
+    identity,
+    timing: config.leaderElection!,
+    clock: systemClock,
+    monotonic: () => performance.now(),
+    random: Math.random,
+    log,
+    onStartedLeading,
+    onLeading: (leading) => metrics.leading(leading),
+  });
 }
 
 async function startLocal(dir: string, auditLog: boolean, apiPort?: number): Promise<RunningControlPlane> {

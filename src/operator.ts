@@ -25,6 +25,7 @@ import { runWorkers } from './controller/workers.js';
 import type { KubeConnection } from './kube/connection.js';
 import { buildInformer, watchSpecs, type WatchSpec } from './kube/informers.js';
 import type { KubeWriter } from './kube/writer.js';
+import { fencedWriter, type LeaseGuard } from './leader/fence.js';
 import type { Logger } from './observability/logger.js';
 import type { Provider } from './providers/types.js';
 
@@ -40,6 +41,12 @@ export interface OperatorDeps {
   observer?: ControllerObserver;
   /** Checks published credentials at their registries (the Verified condition). */
   verifier?: Verifier;
+  /**
+   * Leader election: the informers run from the start (warm caches, ready), but no worker runs until
+   * `lead()`, and every write, provider call and registry probe asks the guard first. Absent: the
+   * workers start as soon as the caches have synced, and nothing is fenced.
+   */
+  election?: { guard: LeaseGuard };
 }
 
 const SHUTDOWN_DEADLINE_MS = 20_000;
@@ -73,8 +80,16 @@ export class Operator {
   private resyncDueAt?: number;
   /** The last liveness answered, to log its changes once. */
   private lastLive = true;
+  private reconciler?: Reconciler;
+  /** Whether keys go on the queue: from the start without leader election, from leading with it. */
+  private queueing: boolean;
+  /** Settles once the caches have synced (or the operator stopped first). */
+  private readonly synced: Promise<void>;
+  private markSynced!: () => void;
 
   constructor(private readonly deps: OperatorDeps) {
+    this.synced = new Promise((resolve) => (this.markSynced = resolve));
+    this.queueing = deps.election === undefined;
     this.apiServer = new ApiServerReport(deps.conn.describe, deps.log, () => deps.clock.now());
     this.liveness = new LivenessMonitor(deps.clock);
     this.liveness.watchTimer('periodic resync', () => (this.running ? this.resyncDueAt : undefined));
@@ -101,10 +116,15 @@ export class Operator {
   }
 
   private enqueue(keys: readonly string[]): void {
+    // A follower queues nothing: on leading it queues every credential (a reconcile is level-based).
+    if (!this.queueing) return;
     for (const key of keys) this.queue.add(key);
   }
 
-  /** Starts every informer, waits until all caches have listed once, then starts the workers. */
+  /**
+   * Starts every informer and waits until all caches have listed once; then starts the workers, unless
+   * they wait for leadership (`lead()`).
+   */
   async start(): Promise<void> {
     const { conn, config, log, clock } = this.deps;
     const specs = watchSpecs(conn.core, conn.custom, config.namespace);
@@ -133,11 +153,13 @@ export class Operator {
     };
     this.view = new ClusterView(caches, config.namespace, () => clock.now());
     const observer = this.deps.observer;
-    const reconciler = new Reconciler({
+    const guard = this.deps.election?.guard;
+    const writer = guard ? fencedWriter(this.deps.writer, guard) : this.deps.writer;
+    this.reconciler = new Reconciler({
       view: this.view,
-      writer: recordingWriter(this.deps.writer, this.view),
+      writer: recordingWriter(writer, this.view),
       providers: this.deps.providers,
-      events: eventRecorder(this.deps.writer, () => new Date(clock.now()), log),
+      events: eventRecorder(writer, () => new Date(clock.now()), log),
       clock,
       log,
       writeConcurrency: config.writeConcurrency,
@@ -149,6 +171,7 @@ export class Operator {
       verifier: this.deps.verifier,
       headroomPercent: config.headroomPercent,
       observeVerification: observer?.verified ? (seconds, reason) => observer.verified?.(seconds, reason) : undefined,
+      guard,
     });
 
     const started = clock.now();
@@ -156,8 +179,23 @@ export class Operator {
     this.running = true;
     const counts = Object.fromEntries(this.informers.map((i) => [i.name, i.cache.list().length]));
     log.info({ cached: counts, ms: clock.now() - started }, 'caches synced');
+    this.markSynced();
+    if (!this.deps.election) this.startWorkers();
+  }
 
-    this.enqueue(credentials().map((c) => c.metadata.name));
+  /** This replica leads now: once the caches have synced, reconcile every credential and keep at it. */
+  async lead(): Promise<void> {
+    await this.synced;
+    if (this.running) this.startWorkers();
+  }
+
+  private startWorkers(): void {
+    const { reconciler, view } = this;
+    if (this.workers || !reconciler || !view) return;
+    const { config, log } = this.deps;
+    const observer = this.deps.observer;
+    this.queueing = true;
+    this.enqueue(view.credentials().map((c) => c.metadata.name));
     const reconcile = (key: string): ReturnType<Reconciler['reconcile']> => reconciler.reconcile(key);
     const observed = observer ? observeReconcile(reconcile, observer) : reconcile;
     this.workers = runWorkers(this.queue, config.concurrency, this.liveness.track(observed), (key, err) => {
@@ -185,6 +223,7 @@ export class Operator {
   async stop(): Promise<void> {
     const { clock, log } = this.deps;
     this.running = false;
+    this.markSynced();
     this.liveness.stopping();
     if (this.resyncTimer) clock.clearTimeout(this.resyncTimer);
     // A watch that is being opened as the signal comes may not answer its abort at once: stopping the

@@ -1,11 +1,18 @@
 import {
   ApiextensionsV1Api,
   CoreV1Api,
+  createConfiguration,
   CustomObjectsApi,
   EventsV1Api,
   KubeConfig,
   KubernetesObjectApi,
+  ServerConfiguration,
+  setHeaderMiddleware,
+  type ApiType,
+  type Configuration,
 } from '@kubernetes/client-node';
+
+type ApiConstructor<T extends ApiType> = new (config: Configuration) => T;
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -27,6 +34,35 @@ export interface KubeConnection {
 export interface ConnectOptions {
   kubeconfig?: string;
   context?: string;
+}
+
+/**
+ * Sends `userAgent` with every request of this KubeConfig, API calls and watches alike: the API server's
+ * audit log records it, which tells replicas apart that share one ServiceAccount. client-node sets its own
+ * in two places: a middleware of the clients makeApiClient builds (rebuilt here the same way, with ours),
+ * and the headers of its (private) applyOptions, which watches use. Both are replaced on this instance only.
+ */
+function setUserAgent(kubeConfig: KubeConfig, userAgent: string): void {
+  type Options = { headers?: Record<string, string> };
+  const target = kubeConfig as unknown as { applyOptions?: (opts: Options) => Promise<void> };
+  const original = target.applyOptions;
+  if (typeof original === 'function') {
+    target.applyOptions = async (opts) => {
+      await original.call(kubeConfig, opts);
+      opts.headers = { ...opts.headers, 'User-Agent': userAgent };
+    };
+  }
+  kubeConfig.makeApiClient = <T extends ApiType>(apiClientType: ApiConstructor<T>): T => {
+    const server = kubeConfig.getCurrentCluster()?.server;
+    if (!server) throw new Error('No active cluster!');
+    return new apiClientType(
+      createConfiguration({
+        baseServer: new ServerConfiguration(server, {}),
+        authMethods: { default: kubeConfig },
+        middleware: [setHeaderMiddleware('User-Agent', userAgent)],
+      }),
+    );
+  };
 }
 
 /**
@@ -106,8 +142,9 @@ function dispatcherKey(cluster: unknown, agentOptions: Record<string, unknown>):
   return hash.digest('hex');
 }
 
-export function connect(kubeConfig: KubeConfig): KubeConnection {
+export function connect(kubeConfig: KubeConfig, options: { userAgent?: string } = {}): KubeConnection {
   const close = shareConnections(kubeConfig);
+  if (options.userAgent) setUserAgent(kubeConfig, options.userAgent);
   return {
     close,
     kubeConfig,

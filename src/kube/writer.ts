@@ -14,8 +14,9 @@ const FIELD_MANAGER = 'regcred-operator';
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /**
- * Every write the operator makes, in one place: what RBAC must allow is
- * exactly this file (config/rbac/ names each call).
+ * Every write the reconciler makes, in one place: what RBAC must allow is exactly this file (config/rbac/
+ * names each call), plus the leader election's Lease (src/leader/lease-lock.ts). Under leader election
+ * each call is fenced (src/leader/fence.ts).
  */
 export interface KubeWriter {
   createSecret(secret: V1Secret): Promise<V1Secret>;

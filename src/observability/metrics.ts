@@ -67,6 +67,8 @@ export interface OperatorMetrics {
   instrumentProvider(provider: Provider): Provider;
   /** Where the scrape-time gauges (queue depth, informers, credentials) read from. */
   readStateFrom(state: () => ControllerState): void;
+  /** Whether this replica leads (regcred_leader). */
+  leading(leading: boolean): void;
 }
 
 /** Builds the operator's registry and its metrics. No I/O, no timers beyond the default metrics' own. */
@@ -168,6 +170,12 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
     },
   });
 
+  const leader = new Gauge({
+    name: `${METRIC_PREFIX}leader`,
+    help: 'Whether this replica leads and does the work (1) or waits as a follower (0). Always 1 without --leader-elect.',
+    registers,
+  });
+
   registerCredentialGauges(registers, () => state()?.credentials);
 
   return {
@@ -198,6 +206,9 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
     },
     readStateFrom(read) {
       state = read;
+    },
+    leading(leading) {
+      leader.set(leading ? 1 : 0);
     },
   };
 }

@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import type { ProviderName, RegistryCredentialSpec } from '../api/types.js';
 import type { Clock } from '../controller/clock.js';
+import { NotLeaderError, type LeaseGuard } from '../leader/fence.js';
 import type { Logger } from '../observability/logger.js';
 import { untilAborted } from '../providers/abort.js';
 import { ProviderError, type Provider, type ProviderCredential, type SourceReader } from '../providers/types.js';
@@ -19,6 +20,8 @@ export interface MintRunnerDeps {
   settled(name: string): void;
   /** Told how many calls are in flight and waiting, per provider, whenever that changes. */
   report?(provider: ProviderName, inFlight: number, waiting: number): void;
+  /** Asked before every call: only the leader calls a provider (src/leader/fence.ts). */
+  guard?: LeaseGuard;
 }
 
 export interface MintRequest {
@@ -49,9 +52,13 @@ export class MintRunner {
 
   constructor(private readonly deps: MintRunnerDeps) {}
 
-  /** Starts a call unless one is already in flight for this credential. Never awaits. */
+  /**
+   * Starts a call unless one is already in flight for this credential. Never awaits. Throws NotLeaderError,
+   * starting nothing, when this replica does not hold the lease: the reconcile fails and is retried.
+   */
   start(request: MintRequest, memory: CredentialMemory): void {
     if (memory.mintInFlight) return;
+    this.deps.guard?.check(`call the ${request.provider} provider for ${request.name}`);
     const abort = new AbortController();
     memory.mintInFlight = { ...request.for, startedAt: new Date(this.deps.clock.now()), abort, forChange: request.forChange };
     memory.lastMintFor = request.for;
@@ -60,7 +67,10 @@ export class MintRunner {
     this.report(request.provider);
     void run.then(
       (credential) => this.settle(request, memory, abort, { ok: true, credential }),
-      (err: unknown) => this.settle(request, memory, abort, { ok: false, error: asProviderError(err, request.provider, this.deps.timeoutMs) }),
+      (err: unknown) =>
+        err instanceof NotLeaderError
+          ? this.refused(request, memory, abort)
+          : this.settle(request, memory, abort, { ok: false, error: asProviderError(err, request.provider, this.deps.timeoutMs) }),
     );
   }
 
@@ -80,6 +90,8 @@ export class MintRunner {
       throw new ProviderError('ProviderUnavailable', `the ${request.provider} provider is not available in this build of regcred-operator`, false);
     }
     if (cancelled.aborted) throw new ProviderError('Cancelled', 'the call was no longer needed', true);
+    // Asked again: the call may have waited for a slot while the lease lapsed.
+    this.deps.guard?.check(`call the ${request.provider} provider for ${request.name}`);
     const { clock, timeoutMs } = this.deps;
     const signal = new AbortController();
     const hard = new AbortController();
@@ -111,6 +123,14 @@ export class MintRunner {
     memory.mintInFlight = undefined;
     memory.mintSettled = { ...request.for, at: new Date(this.deps.clock.now()), ...result };
     if (!result.ok) this.deps.log.debug({ credential: request.name, reason: result.error.reason }, 'provider call failed');
+    this.deps.settled(request.name);
+  }
+
+  /** The lease lapsed before the call went out: no result and no failure to record; the reconcile runs again and asks anew. */
+  private refused(request: MintRequest, memory: CredentialMemory, abort: AbortController): void {
+    this.report(request.provider);
+    if (memory.mintInFlight?.abort !== abort || !this.deps.memories.holds(request.name, memory)) return;
+    memory.mintInFlight = undefined;
     this.deps.settled(request.name);
   }
 

@@ -22,6 +22,7 @@ import type { ClusterView } from '../controller/cluster-view.js';
 import type { EventRecorder } from '../controller/events.js';
 import { secretTemplate } from '../desired/secret.js';
 import type { KubeWriter } from '../kube/writer.js';
+import type { LeaseGuard } from '../leader/fence.js';
 import type { Logger } from '../observability/logger.js';
 import type { Provider } from '../providers/types.js';
 import { computeStatus, type ReconcileFacts } from '../status/compute.js';
@@ -63,6 +64,8 @@ export interface ReconcilerDeps {
   headroomPercent?: number;
   /** Told each registry probe's duration and the reason it ended with. */
   observeVerification?: (seconds: number, reason: string) => void;
+  /** Asked before every provider call and registry probe (leader election; src/leader/fence.ts). */
+  guard?: LeaseGuard;
 }
 
 /** A fan-out write failed in a way worth retrying soon (a conflict, a transient error). */
@@ -98,6 +101,7 @@ export class Reconciler {
         memories: this.memories,
         settled: deps.enqueue,
         observe: deps.observeVerification,
+        guard: deps.guard,
       });
     }
     this.mints = new MintRunner({
@@ -109,6 +113,7 @@ export class Reconciler {
       memories: this.memories,
       settled: deps.enqueue,
       report: deps.reportProviderCalls,
+      guard: deps.guard,
     });
   }
 

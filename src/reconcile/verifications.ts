@@ -7,6 +7,7 @@
  * The logins are handed to the prober for the call only; memory keeps the condition, never a login.
  */
 import type { Clock } from '../controller/clock.js';
+import type { LeaseGuard } from '../leader/fence.js';
 import type { Logger } from '../observability/logger.js';
 import type { RegistryLogin } from '../providers/types.js';
 import { isDockerHubKey } from '../registry/keyring.js';
@@ -23,6 +24,8 @@ export interface VerificationRunnerDeps {
   settled(name: string): void;
   /** Told each probe's duration and the reason it ended with. */
   observe?(seconds: number, reason: string): void;
+  /** Asked before every probe: only the leader probes registries (src/leader/fence.ts). */
+  guard?: LeaseGuard;
 }
 
 export interface VerificationRequestFor {
@@ -35,9 +38,10 @@ export interface VerificationRequestFor {
 export class VerificationRunner {
   constructor(private readonly deps: VerificationRunnerDeps) {}
 
-  /** Starts a probe unless one is already in flight for this key. Never awaits. */
+  /** Starts a probe unless one is already in flight for this key. Never awaits. Throws NotLeaderError, starting nothing, off the lease. */
   start(request: VerificationRequestFor, memory: CredentialMemory): void {
     if (memory.verification.inFlight?.key === request.key) return;
+    this.deps.guard?.check(`probe the registries of ${request.name}`);
     memory.verification.inFlight?.abort.abort();
     const abort = new AbortController();
     const startedAt = new Date(this.deps.clock.now());

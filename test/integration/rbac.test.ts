@@ -34,6 +34,10 @@ describe('config/default on a real kube-apiserver', () => {
     ['get', 'serviceaccounts', 'team-a'],
     ['patch', 'serviceaccounts', 'team-a'],
     ['create', 'events', 'default'],
+    // Leader election (--leader-elect): the Lease regcred-operator in the operator's namespace.
+    ['create', 'leases.coordination.k8s.io', 'regcred-system'],
+    ['get', 'leases.coordination.k8s.io/regcred-operator', 'regcred-system'],
+    ['update', 'leases.coordination.k8s.io/regcred-operator', 'regcred-system'],
   ];
   it.each(allowed)('allows the operator to %s %s in %s', async (verb, resource, namespace) => {
     expect(await canI(verb, resource, namespace)).toBe(true);
@@ -54,6 +58,14 @@ describe('config/default on a real kube-apiserver', () => {
     ['create', 'clusterrolebindings', ''],
     ['delete', 'customresourcedefinitions', ''],
     ['impersonate', 'users', ''],
+    // Only its own Lease, only in its own namespace, and never deleted.
+    ['get', 'leases.coordination.k8s.io/kube-scheduler', 'regcred-system'],
+    ['update', 'leases.coordination.k8s.io/another-lease', 'regcred-system'],
+    ['delete', 'leases.coordination.k8s.io/regcred-operator', 'regcred-system'],
+    ['patch', 'leases.coordination.k8s.io/regcred-operator', 'regcred-system'],
+    ['list', 'leases.coordination.k8s.io', 'regcred-system'],
+    ['create', 'leases.coordination.k8s.io', 'kube-system'],
+    ['update', 'leases.coordination.k8s.io/regcred-operator', 'kube-system'],
   ];
   it.each(denied)('denies the operator %s %s in %s', async (verb, resource, namespace) => {
     expect(await canI(verb, resource, namespace)).toBe(false);

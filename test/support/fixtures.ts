@@ -158,13 +158,15 @@ export interface AuditEvent {
   stage: string;
   verb: string;
   user: { username: string };
+  /** The client's User-Agent: an operator run with --leader-elect sends its holder identity in it. */
+  userAgent?: string;
   /** RFC 3339 with microseconds, fixed width: sorts as text. */
   requestReceivedTimestamp: string;
   objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
   responseStatus?: { code?: number };
 }
 
-const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+export const WRITE_VERBS: ReadonlySet<string> = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
 /**
  * Every request the control plane has answered, read from its audit log (every request, at Metadata

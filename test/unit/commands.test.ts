@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Help, type Command } from 'commander';
 import { DEFAULT_LOCAL_DIR, buildProgram, packageVersion, programName } from '../../src/commands.js';
-import { buildConfig } from '../../src/config.js';
+import { buildConfig, RUN_DEFAULTS } from '../../src/config.js';
 
 const PACKAGE = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
 
@@ -57,7 +57,14 @@ describe("the help's defaults", () => {
       '--log-level': `$LOG_LEVEL, else ${config.logLevel}`,
       '--kubeconfig': '$KUBECONFIG, else ~/.kube/config, else the in-cluster account',
       '--context': "the kubeconfig's current-context",
+      '--leader-elect': 'off',
+      '--leader-elect-lease-duration-seconds': String(RUN_DEFAULTS.leaderElectLeaseDurationSeconds),
+      '--leader-elect-renew-deadline-seconds': String(RUN_DEFAULTS.leaderElectRenewDeadlineSeconds),
+      '--leader-elect-retry-period-seconds': String(RUN_DEFAULTS.leaderElectRetryPeriodSeconds),
     };
+    // Off by default (`regcred run`, `npm start`); on, client-go's durations.
+    expect(config.leaderElection).toBeUndefined();
+    expect(buildConfig({ leaderElect: true }, {}, false).leaderElection).toEqual({ leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
     for (const [flag, want] of Object.entries(expected)) expect([flag, defaultOf(help.get(flag))]).toEqual([flag, want]);
     // Every flag of `run` is in the table above.
     expect([...help.keys()].sort()).toEqual(Object.keys(expected).sort());

@@ -184,3 +184,49 @@ describe('buildConfig: pretty logs', () => {
     expect(buildConfig({}, env, isTty).prettyLogs).toBe(want);
   });
 });
+
+describe('buildConfig: leader election', () => {
+  it('is off unless --leader-elect is given, with client-go\'s durations when on', () => {
+    expect(buildConfig({}, {}, false).leaderElection).toBeUndefined();
+    expect(buildConfig({ leaderElect: true }, {}, false).leaderElection).toEqual({ leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
+  });
+
+  it('takes the three durations in seconds', () => {
+    const config = buildConfig(
+      { leaderElect: true, leaderElectLeaseDurationSeconds: '60', leaderElectRenewDeadlineSeconds: '40', leaderElectRetryPeriodSeconds: '5' },
+      {},
+      false,
+    );
+    expect(config.leaderElection).toEqual({ leaseDurationMs: 60_000, renewDeadlineMs: 40_000, retryPeriodMs: 5_000 });
+  });
+
+  it.each([
+    [{ leaderElectLeaseDurationSeconds: '10' }, 'the lease duration must be greater than the renew deadline'],
+    [{ leaderElectLeaseDurationSeconds: '8' }, 'the lease duration must be greater than the renew deadline'],
+    [{ leaderElectRetryPeriodSeconds: '9' }, 'the renew deadline must be greater than the retry period × 1.2'],
+    // 10 > 8 × 1.2 = 9.6 holds; 10 > 9 × 1.2 = 10.8 does not: client-go's JitterFactor, not the plain period.
+    [{ leaderElectRenewDeadlineSeconds: '6', leaderElectRetryPeriodSeconds: '5' }, 'the renew deadline must be greater than the retry period × 1.2'],
+  ] as [RunFlags, string][])('refuses %j, naming the flags (checked even without --leader-elect)', (flags, message) => {
+    for (const leaderElect of [true, undefined]) {
+      const err = configError({ ...flags, leaderElect });
+      expect(err.message).toContain(message);
+      expect(err.message).toContain('--leader-elect-lease-duration-seconds');
+      expect(err.message).toContain('--leader-elect-renew-deadline-seconds');
+      expect(err.message).toContain('--leader-elect-retry-period-seconds');
+    }
+  });
+
+  it('accepts a retry period just under the bound', () => {
+    expect(buildConfig({ leaderElect: true, leaderElectRetryPeriodSeconds: '8' }, {}, false).leaderElection?.retryPeriodMs).toBe(8_000);
+  });
+
+  it.each([
+    ['leaderElectLeaseDurationSeconds', '--leader-elect-lease-duration-seconds'],
+    ['leaderElectRenewDeadlineSeconds', '--leader-elect-renew-deadline-seconds'],
+    ['leaderElectRetryPeriodSeconds', '--leader-elect-retry-period-seconds'],
+  ] as const)('%s must be a whole number from 1 to 3600', (field, flag) => {
+    for (const raw of ['0', '-1', '1.5', 'abc', '', '3601']) {
+      expect(configError({ [field]: raw }).message).toBe(`${flag} "${raw}" must be a whole number from 1 to 3600`);
+    }
+  });
+});

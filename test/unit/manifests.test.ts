@@ -51,6 +51,7 @@ interface Container {
 interface Deployment extends Manifest {
   spec: {
     replicas: number;
+    strategy?: { type: string; rollingUpdate?: { maxUnavailable?: number | string; maxSurge?: number | string } };
     template: {
       spec: {
         serviceAccountName: string;
@@ -77,6 +78,10 @@ const EXPECTED_PERMISSIONS: Record<string, Record<string, string[]>> = {
   },
   [`Role/${NAME}`]: {
     'core/secrets': ['list', 'watch'],
+    // Leader election (src/leader/lease-lock.ts): create the Lease if there is none (a create cannot be
+    // restricted by name), then read and replace only the one named regcred-operator.
+    'coordination.k8s.io/leases': ['create'],
+    'coordination.k8s.io/leases/regcred-operator': ['get', 'update'],
   },
 };
 
@@ -94,15 +99,17 @@ function kustomize(dir: string): Manifest[] {
   return (loadAll(output) as (Manifest | null)[]).filter((m): m is Manifest => m !== null);
 }
 
-/** "apiGroup/resource" -> sorted verbs, merged over all rules of a role. */
+/** "apiGroup/resource" (or "apiGroup/resource/name" for a rule restricted by resourceNames) -> sorted verbs, merged over all rules of a role. */
 function permissions(rules: PolicyRule[]): Record<string, string[]> {
   const granted: Record<string, Set<string>> = {};
   for (const rule of rules) {
     for (const group of rule.apiGroups ?? []) {
       for (const resource of rule.resources ?? []) {
-        const key = `${group === '' ? 'core' : group}/${resource}`;
-        granted[key] ??= new Set();
-        for (const verb of rule.verbs) granted[key].add(verb);
+        for (const name of rule.resourceNames ?? [undefined]) {
+          const key = `${group === '' ? 'core' : group}/${resource}${name === undefined ? '' : `/${name}`}`;
+          granted[key] ??= new Set();
+          for (const verb of rule.verbs) granted[key].add(verb);
+        }
       }
     }
   }
@@ -164,12 +171,17 @@ describe('config/default, as rendered by kubectl kustomize', () => {
       container = deployment.spec.template.spec.containers[0]!;
     });
 
-    it('runs one replica of `regcred run` as the operator ServiceAccount, told its namespace', () => {
-      expect(deployment.spec.replicas).toBe(1);
+    it('runs two replicas of `regcred run --leader-elect` as the operator ServiceAccount, told its namespace and pod name', () => {
+      expect(deployment.spec.replicas).toBe(2);
       expect(deployment.spec.template.spec.serviceAccountName).toBe(NAME);
       expect(container.image).toBe('regcred-operator:latest');
-      expect(container.args).toEqual(['run']);
+      expect(container.args).toEqual(['run', '--leader-elect']);
       expect(container.env).toContainEqual({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
+      expect(container.env).toContainEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+    });
+
+    it('updates by starting a new pod (a follower) before stopping an old one', () => {
+      expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
     });
 
     it('runs as non-root with a read-only root filesystem, no privilege escalation and no capabilities', () => {
