@@ -2,7 +2,7 @@
  * What `regcred uninstall` reads and writes: every API call of the command, in one place.
  */
 import { randomBytes } from 'node:crypto';
-import { PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Deployment, type V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, CREDENTIAL_LABEL, CRD_NAME, FINALIZER, GROUP, KIND, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLURAL, VERSION } from '../api/constants.js';
 import type { RegistryCredential } from '../api/types.js';
 import { isCredentialReference, type OwnerReference } from '../desired/secret.js';
@@ -40,10 +40,10 @@ export async function managedSecrets(conn: KubeConnection, credential?: string):
   return list.items;
 }
 
-async function readObject(conn: KubeConnection, obj: OperatorObject): Promise<KubernetesObject | undefined> {
+async function readObject<T extends KubernetesObject = KubernetesObject>(conn: KubeConnection, obj: OperatorObject): Promise<T | undefined> {
   try {
     return await call(`read ${obj.kind} ${obj.name}`, () =>
-      conn.objects.read({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.name, ...(obj.namespace ? { namespace: obj.namespace } : {}) } }),
+      conn.objects.read<T>({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.name, ...(obj.namespace ? { namespace: obj.namespace } : {}) } }),
     );
   } catch (err) {
     if (isKind(err, 'NotFound')) return undefined;
@@ -61,9 +61,7 @@ export async function gatherFacts(conn: KubeConnection, options: UninstallOption
       if (owner) secretsByCredential.set(owner, (secretsByCredential.get(owner) ?? 0) + 1);
     }
   }
-  const deployment = (await readObject(conn, { apiVersion: 'apps/v1', kind: 'Deployment', name: options.name, namespace: options.namespace })) as
-    | (KubernetesObject & { spec?: { replicas?: number }; status?: { availableReplicas?: number } })
-    | undefined;
+  const deployment = (await readObject<V1Deployment>(conn, { apiVersion: 'apps/v1', kind: 'Deployment', name: options.name, namespace: options.namespace }));
   return {
     server: conn.describe,
     crdInstalled: crd !== undefined,

@@ -35,7 +35,6 @@ import {
   planLines,
   PROBE_TIMEOUT_SECONDS,
   uninstallOptions,
-  UsageError,
   type ClusterFacts,
   type UninstallFlags,
   type UninstallOptions,
