@@ -212,9 +212,14 @@ describe('--dry-run and a missing --yes', () => {
     expect((await uninstall([...flags, '--timeout-seconds', 'soon'])).code).toBe(2);
     expect((await uninstall([...flags, '--no-such-flag'])).code).toBe(2);
 
-    // Not under test here: let it go (no operator ever put a finalizer on it).
+    // Not under test here: let it go (no operator ever put a finalizer on it) and remove the install, which
+    // with no RegistryCredential left needs no operator.
     await adminConnection().custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: credential });
     await waitFor(`${credential} gone`, async () => (await getCredential(credential)) === undefined);
+    const done = await uninstall([...flags, '--yes']);
+    expect(done.code).toBe(0);
+    expect(done.stdout).toContain('no RegistryCredentials to delete, so the operator need not be running');
+    expect(await remaining(install)).toEqual([`Namespace ${install.namespace}`]);
   });
 });
 
