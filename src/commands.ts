@@ -8,6 +8,8 @@ import { basename } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, RUN_DEFAULTS, type RunFlags } from './config.js';
 import type { DoctorFlags } from './doctor/command.js';
+import { DEFAULT_OPERATOR_NAMESPACE } from './api/constants.js';
+import { DEFAULT_OPERATOR_NAME, DEFAULT_TIMEOUT_SECONDS, type UninstallFlags } from './uninstall/plan.js';
 
 /** The directory `regcred local` and `regcred start` keep the local control plane's state in. */
 export const DEFAULT_LOCAL_DIR = '.regcred/local';
@@ -61,8 +63,8 @@ export function programName(argv: readonly string[]): string {
   return /^kubectl-regcred(?:\.[cm]?js)?$/.test(basename(argv[1] ?? '')) ? 'kubectl regcred' : 'regcred';
 }
 
-/** Thrown by commander for the doctor command's usage errors, so that they exit 2 (not commander's 1). */
-class DoctorUsageExit extends Error {
+/** Thrown by commander for the doctor and uninstall commands' usage errors, so that they exit 2 (not commander's 1). */
+class UsageExit extends Error {
   constructor(readonly exitCode: number) {
     super('usage');
   }
@@ -149,11 +151,36 @@ export function buildProgram(name = 'regcred'): Command {
     .addOption(option('--kubeconfig <file>', 'kubeconfig file', '$KUBECONFIG, else ~/.kube/config, else the in-cluster account'))
     .addOption(option('--context <name>', 'kubeconfig context to use', "the kubeconfig's current-context"))
     .exitOverride((err: CommanderError) => {
-      throw new DoctorUsageExit(err.exitCode === 0 ? 0 : 2);
+      throw new UsageExit(err.exitCode === 0 ? 0 : 2);
     })
     .action(async (pod: string | undefined, flags: DoctorFlags) => {
       const { runDoctor } = await import('./doctor/command.js');
       process.exitCode = await runDoctor(pod, flags, `${program.name()} doctor`);
+    });
+
+  program
+    .command('uninstall')
+    .description(
+      'remove regcred-operator in the order that leaves nothing stuck: every RegistryCredential (finalized by the running operator), then its Deployment and RBAC; exit 0: done, 1: refused or failed, 2: usage error or no --yes',
+    )
+    .addOption(option('--kubeconfig <file>', 'kubeconfig file', '$KUBECONFIG, else ~/.kube/config, else the in-cluster account'))
+    .addOption(option('--context <name>', 'kubeconfig context to use', "the kubeconfig's current-context"))
+    .addOption(option('--namespace <ns>', "the operator's namespace", DEFAULT_OPERATOR_NAMESPACE))
+    .addOption(option('--name <name>', 'name of its Deployment, ServiceAccount, Role, RoleBinding, ClusterRole and ClusterRoleBinding', DEFAULT_OPERATOR_NAME))
+    .addOption(option('--delete-crd', 'also delete the CRD (kept otherwise, as Helm keeps CRDs)', 'off'))
+    .addOption(option('--delete-namespace', "also delete the operator's namespace, with the source Secrets in it", 'off'))
+    .addOption(option('--timeout-seconds <n>', 'how long to wait for the RegistryCredentials (and the CRD) to be gone', DEFAULT_TIMEOUT_SECONDS))
+    .addOption(option('--dry-run', 'only print the plan; change nothing', 'off'))
+    .addOption(option('--yes', 'carry out the plan (without it: print the plan and exit 2)', 'off'))
+    .addOption(
+      option('--force-orphan', 'the operator is gone: remove the finalizers without it, keeping every Secret and ServiceAccount entry it wrote', 'off'),
+    )
+    .exitOverride((err: CommanderError) => {
+      throw new UsageExit(err.exitCode === 0 ? 0 : 2);
+    })
+    .action(async (flags: UninstallFlags) => {
+      const { runUninstall } = await import('./uninstall/command.js');
+      process.exitCode = await runUninstall(flags, `${program.name()} uninstall`);
     });
 
   return program;
@@ -164,7 +191,7 @@ export async function runCli(argv: string[]): Promise<void> {
     await buildProgram(programName(argv)).parseAsync(argv);
   } catch (err) {
     // commander has already printed what was wrong (and the help).
-    if (err instanceof DoctorUsageExit) process.exitCode = err.exitCode;
+    if (err instanceof UsageExit) process.exitCode = err.exitCode;
     else throw err;
   }
 }

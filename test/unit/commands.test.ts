@@ -31,7 +31,7 @@ describe('regcred --version', () => {
 });
 
 describe("the help's defaults", () => {
-  it.each(['run', 'local', 'start', 'doctor'])('every flag of %s says its default', (name) => {
+  it.each(['run', 'local', 'start', 'doctor', 'uninstall'])('every flag of %s says its default', (name) => {
     for (const [flag, description] of helpByFlag(name)) {
       expect([flag, defaultOf(description)]).toEqual([flag, expect.any(String)]);
       expect([flag, description.split('(default:').length - 1]).toEqual([flag, 1]);
