@@ -30,6 +30,7 @@ import { markdownReport, textTable } from './lib/report.js';
 import type { BenchResults, SizeResult } from './lib/results.js';
 import { cronjobKubeconfig } from './lib/setup.js';
 import { errorMessage, progress, repoRoot, waitUntil } from './lib/util.js';
+import { failover } from './scenarios/failover.js';
 import { fanOut, waitForCleanState } from './scenarios/fanout.js';
 import { freshStart, unrelatedSecrets } from './scenarios/memory.js';
 import { newNamespaceName, newNamespaces } from './scenarios/newns.js';
@@ -107,6 +108,11 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
     }
     if (result.memory) result.memory.peakRssMiB = operator.memory().hwmKiB / 1024;
     await operator.stop();
+    if (scenarios.has('failover') && size === ctx.options.sizes[0]) {
+      progress(`size ${size}: failover (2 replicas with --leader-elect; once, at the smallest size)`);
+      result.failover = await failover(ctx, size);
+      if (result.failover.error) result.errors.push(`failover: ${result.failover.error}`);
+    }
     if (scenarios.has('refresh')) {
       progress(`size ${size}: provider refresh (a Google credential beside the static one)`);
       const run = await providerRefresh(ctx, size);
@@ -192,6 +198,8 @@ async function main(argv: readonly string[]): Promise<number> {
   mkdirSync(resultsDir, { recursive: true });
   const operatorDist = join(dir, 'operator-dist');
   cpSync(join(root, 'dist'), operatorDist, { recursive: true });
+  // The CLI reads its version from the package.json one level above its own directory (src/commands.ts).
+  cpSync(join(root, 'package.json'), join(dir, 'package.json'));
   const source = sourceVersion(root);
 
   const controlPlane = await loadBuilt<ControlPlaneModule>(root, 'local/control-plane.js');

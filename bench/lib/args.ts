@@ -1,6 +1,6 @@
 /** The benchmark's command line: `npm run bench -- [--quick] [--sizes 100,1000,5000] [--scenarios ...]`. */
 
-export const SCENARIOS = ['fanout', 'steady', 'newns', 'rotation', 'refresh', 'memory'] as const;
+export const SCENARIOS = ['fanout', 'steady', 'newns', 'rotation', 'refresh', 'memory', 'failover'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -32,7 +32,8 @@ export const USAGE = `usage: npm run bench -- [options]
                            at 100 and over a sample of 100 at 1,000 (same as --cronjob-full-max 100
                            --cronjob-sample 100; later options override)
   --sizes 100,1000,5000    namespace counts (default 100,1000,5000)
-  --scenarios LIST         any of ${SCENARIOS.join(',')} (default: all)
+  --scenarios LIST         any of ${SCENARIOS.join(',')} (default: all); failover runs once,
+                           at the smallest size
   --cronjob-full-max N     time the CronJob script over every namespace up to N namespaces (default 1000);
                            above that, time it over a sample and extrapolate (labelled as such)
   --cronjob-sample N       sample size for the extrapolated CronJob figure (default 250)

@@ -1,5 +1,5 @@
 import { formatSummary, type RequestSummary } from './audit.js';
-import type { BenchResults, FreshStart, HeapMiB, SizeResult, Timed } from './results.js';
+import type { BenchResults, FailoverTakeover, FreshStart, HeapMiB, SizeResult, Timed } from './results.js';
 
 const DID_NOT_CONVERGE = 'did not converge';
 
@@ -34,6 +34,15 @@ function cpu(v: number | undefined): string {
 
 function total(s: RequestSummary | undefined): string {
   return s === undefined ? '–' : String(s.total);
+}
+
+/** A takeover figure with its ratio to client-go's theoretical bound (not a measured baseline). */
+function againstBound(t: FailoverTakeover | undefined, pick: 'becameLeader' | 'newNamespace'): string {
+  if (!t) return '–';
+  const value = pick === 'becameLeader' ? t.becameLeaderMs : t.newNamespaceSecretMs;
+  const over = pick === 'becameLeader' ? t.becameLeaderOverBound : t.newNamespaceOverBound;
+  if (value === undefined) return DID_NOT_CONVERGE;
+  return `${seconds(value)} (${ratio(over)} bound ${seconds(t.boundMs)})`;
 }
 
 interface Row {
@@ -131,6 +140,25 @@ export function rows(results: BenchResults): Row[] {
       }),
     );
   }
+  if (any((s) => s.failover)) {
+    out.push(
+      row('Failover (2 replicas, --leader-elect): lease / renew deadline / retry period', (s) =>
+        s.failover ? `${s.failover.leaseDurationS} s / ${s.failover.renewDeadlineS} s / ${s.failover.retryPeriodS} s` : '–',
+      ),
+    );
+    out.push(row('  SIGTERM → follower "became leader" (× theoretical bound: retry period)', (s) => (s.failover ? againstBound(s.failover.sigterm, 'becameLeader') : '–')));
+    out.push(row('  SIGTERM → Secret in a namespace created after the signal', (s) => (s.failover ? againstBound(s.failover.sigterm, 'newNamespace') : '–')));
+    out.push(row('  SIGKILL → follower "became leader" (× theoretical bound: lease + retry period)', (s) => (s.failover ? againstBound(s.failover.sigkill, 'becameLeader') : '–')));
+    out.push(row('  SIGKILL → Secret in a namespace created after the signal', (s) => (s.failover ? againstBound(s.failover.sigkill, 'newNamespace') : '–')));
+    out.push(
+      row('  token requests per refresh, 2 replicas (must be 1)', (s) => {
+        const p = s.failover?.provider;
+        if (!p) return '–';
+        if (p.callsPerRefresh === undefined) return DID_NOT_CONVERGE;
+        return `${Number(p.callsPerRefresh.toFixed(2))} (${p.tokenRequests} requests, ${p.refreshes} refreshes)`;
+      }),
+    );
+  }
   if (any((s) => s.memory)) {
     out.push(row('Operator RSS after converging (fan-out process)', (s) => mib(s.memory?.rssAfterConvergeMiB)));
     out.push(row('  V8 heap in use / reserved then (/metrics)', (s) => heap(s.memory?.heapAfterConverge)));
@@ -224,6 +252,17 @@ function details(results: BenchResults): string[] {
       const st = s.steady;
       lines.push(
         `- Steady state: fresh operator with --resync-seconds ${st.resyncSeconds}, ${st.resyncsObserved} "periodic resync" lines in ${seconds(st.windowMs)} (spawn to stop), operator CPU ${cpu(st.cpuS)} in all; operator writes: ${formatSummary(st.writes)}; operator reads: ${formatSummary(st.reads)}; provider calls: ${st.providerCalls}.${st.error ? ` Error: ${st.error}` : ''}`,
+      );
+    }
+    if (s.failover) {
+      const f = s.failover;
+      const takeover = (t: FailoverTakeover | undefined): string =>
+        t
+          ? `${t.signal} to the leader: the follower logged "became leader" after ${seconds(t.becameLeaderMs)}, the namespace created right after the signal held its Secret after ${seconds(t.newNamespaceSecretMs)}${t.releasedMs === undefined ? '' : `; the old leader logged "released the lease" after ${seconds(t.releasedMs)} and exited with ${t.exitCode ?? '?'}`} (theoretical bound ${seconds(t.boundMs)})`
+          : `–`;
+      const p = f.provider;
+      lines.push(
+        `- Failover: ${f.replicas} replicas with \`--leader-elect\`, lease duration ${f.leaseDurationS} s, renew deadline ${f.renewDeadlineS} s, retry period ${f.retryPeriodS} s, over the ${f.targets} converged namespaces. ${takeover(f.sigterm)}. ${takeover(f.sigkill)}. ${p ? `Both replicas running, a Google credential over one namespace (${p.tokenLifetimeS} s tokens): ${p.tokenRequests} token requests for ${p.refreshes} refreshes${p.error ? ` (${p.error})` : ''}.` : ''} The ratios are to client-go's theoretical bounds (SIGTERM: one retry period; SIGKILL: lease duration + one retry period), not to a measured baseline. They are nominal: a follower looks every retry period plus up to 1.2 times it (client-go's jitter), and counts the lease from when it *saw* the last renewal, so the worst case within the same semantics is ${seconds(2.2 * f.retryPeriodS * 1000)} after a release and ${seconds((f.leaseDurationS + 2 * 2.2 * f.retryPeriodS) * 1000)} after a kill.${f.error ? ` Error: ${f.error}` : ''}`,
       );
     }
     if (s.cleanup) lines.push(`- Cleanup before the next size (delete the RegistryCredential, operator removes Secrets and entries): ${timed(s.cleanup)}`);

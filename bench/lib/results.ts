@@ -163,6 +163,51 @@ export interface FreshStart {
   heap?: HeapMiB;
 }
 
+/** One takeover: the leader is signalled, a labelled namespace is created right after, the follower takes over. */
+export interface FailoverTakeover {
+  signal: 'SIGTERM' | 'SIGKILL';
+  /** From the signal to the follower's "became leader" line (as the benchmark read it). */
+  becameLeaderMs?: number;
+  /** From the signal to the namespace created right after it holding the pull Secret with the credential. */
+  newNamespaceSecretMs?: number;
+  /**
+   * The theoretical bound from client-go's semantics, not a measured baseline: SIGTERM, one retry period (the
+   * leader releases the Lease and the follower takes it at its next look); SIGKILL, the lease duration plus one
+   * retry period. Nominal: the follower's looks are jittered by up to 1.2 retry periods more, as client-go's are,
+   * and it counts the lease from when it saw the last renewal, so the worst case within the same semantics is
+   * 2.2 retry periods (SIGTERM) and lease duration + 4.4 retry periods (SIGKILL).
+   */
+  boundMs: number;
+  becameLeaderOverBound?: number;
+  newNamespaceOverBound?: number;
+  /** SIGTERM only: from the signal to the old leader's "released the lease" line. */
+  releasedMs?: number;
+  /** SIGTERM only: the old leader's exit code. */
+  exitCode?: number | null;
+  timeoutMs: number;
+}
+
+/** Scenario 7: two replicas with --leader-elect; run once, at the smallest size. */
+export interface FailoverResult {
+  replicas: number;
+  leaseDurationS: number;
+  renewDeadlineS: number;
+  retryPeriodS: number;
+  /** Namespaces the credential targeted before the takeovers (the new ones aside). */
+  targets: number;
+  sigterm?: FailoverTakeover;
+  sigkill?: FailoverTakeover;
+  /** Both replicas running, a Google credential over one namespace: token requests (counted by the local endpoint) per refresh. */
+  provider?: {
+    tokenLifetimeS: number;
+    refreshes: number;
+    tokenRequests: number;
+    callsPerRefresh?: number;
+    error?: string;
+  };
+  error?: string;
+}
+
 export interface SizeResult {
   size: number;
   setup: { createNamespacesMs: number; defaultServiceAccountsMs: number };
@@ -172,6 +217,7 @@ export interface SizeResult {
   newns?: NewNamespaceResult;
   steady?: SteadyResult;
   memory?: MemoryResult;
+  failover?: FailoverResult;
   cleanup?: Timed;
   errors: string[];
 }

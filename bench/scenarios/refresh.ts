@@ -12,7 +12,7 @@ import { POLL_INTERVAL_MS, writesSince } from './fanout.js';
 /** A second RegistryCredential, from Google, beside the static one; its Secret has its name. */
 export const GOOGLE_CREDENTIAL = 'bench-gcr';
 const GOOGLE_SOURCE = 'bench-gcp-key';
-const GOOGLE_REGISTRY = 'gcr.io';
+export const GOOGLE_REGISTRY = 'gcr.io';
 /** What the token endpoint hands out once the refresh figures are taken: long enough that nothing is due during the steady state. */
 const LONG_LIFETIME_SECONDS = 3600;
 
@@ -50,7 +50,7 @@ async function snapshot(ctx: BenchContext, server: GoogleTokenServer, targets: R
   return { held, at };
 }
 
-function publishedToken(secret: V1Secret): string | undefined {
+export function publishedToken(secret: V1Secret): string | undefined {
   const raw = secret.data?.['.dockerconfigjson'];
   if (!raw) return undefined;
   try {

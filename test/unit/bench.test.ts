@@ -3,8 +3,9 @@ import { parseArgs, UsageError } from '../../bench/lib/args.js';
 import { benchmarksMarkdown, describeKeptRun, withKeptRuns } from '../../bench/lib/benchmarks-md.js';
 import { deploymentNodeOptions } from '../../bench/lib/deployment.js';
 import { markdownReport, rows } from '../../bench/lib/report.js';
-import type { BenchResults, RefreshResult, SizeResult } from '../../bench/lib/results.js';
+import type { BenchResults, FailoverResult, RefreshResult, SizeResult } from '../../bench/lib/results.js';
 import { percentile } from '../../bench/lib/util.js';
+import { failoverBoundMs, FAILOVER_TIMING } from '../../bench/scenarios/failover.js';
 import { tokenLifetimeFor } from '../../bench/scenarios/refresh.js';
 
 /** The benchmark's own logic: what it claims must follow from what it measured. */
@@ -37,6 +38,11 @@ describe('bench command line', () => {
     [['--sizes', '5000', '--save-as', 'sizes-5000'], { sizes: [5000], saveAs: 'sizes-5000' }],
   ])('%j', (argv, expected) => {
     expect(parseArgs(argv)).toMatchObject(expected);
+  });
+
+  it('knows the failover scenario, and runs it by default', () => {
+    expect([...parseArgs(['--quick', '--scenarios', 'fanout,failover', '--save-as', 'failover']).scenarios]).toEqual(['fanout', 'failover']);
+    expect(parseArgs([]).scenarios.has('failover')).toBe(true);
   });
 
   it.each([
@@ -84,6 +90,43 @@ describe('bench report', () => {
       },
     ]);
     expect(cell(r, 'Fan-out: operator, apply → every Secret + SA entry')).toBe('did not converge');
+  });
+});
+
+describe('bench report: failover', () => {
+  const size = (n: number, failover?: FailoverResult): SizeResult => ({ size: n, setup: { createNamespacesMs: 1, defaultServiceAccountsMs: 1 }, errors: [], failover });
+  const measured: FailoverResult = {
+    replicas: 2,
+    ...FAILOVER_TIMING,
+    targets: 100,
+    sigterm: { signal: 'SIGTERM', becameLeaderMs: 2500, newNamespaceSecretMs: 3000, boundMs: 2000, becameLeaderOverBound: 1.25, newNamespaceOverBound: 1.5, releasedMs: 120, exitCode: 0, timeoutMs: 34_000 },
+    sigkill: { signal: 'SIGKILL', boundMs: 17_000, timeoutMs: 64_000 },
+    provider: { tokenLifetimeS: 12, refreshes: 3, tokenRequests: 3, callsPerRefresh: 1 },
+  };
+
+  it('takes the bounds from client-go\'s semantics: a retry period after a release, lease duration + retry period after a kill', () => {
+    expect(failoverBoundMs('SIGTERM')).toBe(2000);
+    expect(failoverBoundMs('SIGKILL')).toBe(17_000);
+    expect(failoverBoundMs('SIGKILL', { leaseDurationS: 60, retryPeriodS: 5 })).toBe(65_000);
+  });
+
+  it('gives each figure with its ratio to the theoretical bound, the lease settings, and "did not converge" for a takeover not seen', () => {
+    const r = results([size(100, measured), size(1000)]);
+    const row = (metric: string): string[] | undefined => rows(r).find((x) => x.metric.trim() === metric)?.cells;
+    expect(row('Failover (2 replicas, --leader-elect): lease / renew deadline / retry period')).toEqual(['15 s / 10 s / 2 s', '–']);
+    expect(row('SIGTERM → follower "became leader" (× theoretical bound: retry period)')).toEqual(['2.50 s (1.3× bound 2.00 s)', '–']);
+    expect(row('SIGTERM → Secret in a namespace created after the signal')).toEqual(['3.00 s (1.5× bound 2.00 s)', '–']);
+    expect(row('SIGKILL → follower "became leader" (× theoretical bound: lease + retry period)')).toEqual(['did not converge', '–']);
+    expect(row('token requests per refresh, 2 replicas (must be 1)')).toEqual(['1 (3 requests, 3 refreshes)', '–']);
+    const md = markdownReport(r);
+    expect(md).toContain('lease duration 15 s, renew deadline 10 s, retry period 2 s');
+    expect(md).toContain('not to a measured baseline');
+    expect(md).toContain('"released the lease" after 0.12 s and exited with 0');
+  });
+
+  it('leaves the failover rows out of a run without it, and describes the scenario in BENCHMARKS.md', () => {
+    expect(rows(results([size(100)])).some((x) => x.metric.startsWith('Failover'))).toBe(false);
+    expect(benchmarksMarkdown(results([size(100)]), '## Results (latest)')).toMatch(/\*\*Failover\*\* \(once per run, at the smallest size\)/);
   });
 });
 
