@@ -7,6 +7,8 @@ export interface KeptRun {
   /** The report's own first lines: its date and command. */
   date: string;
   command: string;
+  /** The figures a reader comes to this run for, when it has any the list should show (failover). */
+  highlights?: string;
 }
 
 const KEPT_BEGIN = '<!-- kept runs: rewritten by npm run bench -->';
@@ -16,12 +18,28 @@ const KEPT_END = '<!-- end of kept runs -->';
 export function describeKeptRun(file: string, report: string): KeptRun {
   const date = /^## Results \(([^)]*)\)/m.exec(report)?.[1] ?? 'date unknown';
   const command = /^Command: `([^`]*)`/m.exec(report)?.[1] ?? 'command unknown';
-  return { file, date, command };
+  const highlights = failoverHighlights(report);
+  return { file, date, command, ...(highlights ? { highlights } : {}) };
+}
+
+/** The failover figures of a report (bench/scenarios/failover.ts), as one line for the list of kept runs. */
+function failoverHighlights(report: string): string | undefined {
+  const cell = (label: RegExp): string | undefined => new RegExp(`^\\|[^|]*${label.source}[^|]*\\| ([^|]+?) \\|`, 'm').exec(report)?.[1]?.trim();
+  const term = cell(/SIGTERM → follower "became leader"/);
+  const kill = cell(/SIGKILL → follower "became leader"/);
+  const calls = cell(/token requests per refresh, 2 replicas/);
+  if (!term && !kill) return undefined;
+  const parts = [
+    ...(term ? [`SIGTERM → new leader ${term}`] : []),
+    ...(kill ? [`SIGKILL → new leader ${kill}`] : []),
+    ...(calls ? [`token requests per refresh with 2 replicas: ${calls}`] : []),
+  ];
+  return `failover: ${parts.join('; ')}`;
 }
 
 function keptRunsSection(runs: readonly KeptRun[]): string {
   const lines = runs.length
-    ? runs.map((run) => `- [\`bench/results/${run.file}\`](bench/results/${run.file}): \`${run.command}\`, ${run.date}`)
+    ? runs.map((run) => `- [\`bench/results/${run.file}\`](bench/results/${run.file}): \`${run.command}\`, ${run.date}${run.highlights ? `. ${run.highlights}` : ''}`)
     : ['- none'];
   return `${KEPT_BEGIN}
 ## Other kept runs

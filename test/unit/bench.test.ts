@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { parseArgs, UsageError } from '../../bench/lib/args.js';
 import { benchmarksMarkdown, describeKeptRun, withKeptRuns } from '../../bench/lib/benchmarks-md.js';
@@ -154,6 +155,16 @@ describe('BENCHMARKS.md and kept runs', () => {
 
   it('reads a kept report\'s command and date from what markdownReport wrote', () => {
     expect(kept).toEqual({ file: 'sizes-5000.md', date: '2026-11-22', command: 'npm run bench -- --sizes 5000 --save-as sizes-5000' });
+  });
+
+  it('shows a kept failover run\'s figures in the list, read from the report it wrote', () => {
+    const report = readFileSync(new URL('../../bench/results/failover.md', import.meta.url), 'utf8');
+    const failover = describeKeptRun('failover.md', report);
+    expect(failover.highlights).toMatch(/^failover: SIGTERM → new leader \d+\.\d+ s \([^)]*\); SIGKILL → new leader \d+\.\d+ s \([^)]*\); token requests per refresh with 2 replicas: 1 \(/);
+    const doc = benchmarksMarkdown(results(sizes), '## Results (latest)', [failover]);
+    expect(doc).toContain(`, ${failover.date}. ${failover.highlights}`);
+    // A run without failover figures lists no highlights.
+    expect(kept.highlights).toBeUndefined();
   });
 
   it('lists the kept runs before the quoted latest report', () => {
