@@ -85,12 +85,13 @@ export class WorkQueue<K extends string> {
     this.#delayed.set(key, entry);
   }
 
-  addRateLimited(key: K): void {
+  /** Backs off per key; `atLeastMs` (a server's Retry-After) makes the wait at least that long. */
+  addRateLimited(key: K, atLeastMs = 0): void {
     // Checked here too so that a rejected add does not count as one more failure.
     if (this.#shuttingDown) return;
     const observer = this.#observer;
     if (observer) reportSafely(() => observer.retried());
-    this.addAfter(key, this.#limiter.when(key));
+    this.addAfter(key, Math.max(this.#limiter.when(key), atLeastMs));
   }
 
   forget(key: K): void {

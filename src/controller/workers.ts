@@ -1,4 +1,4 @@
-import { isTerminal, type ReconcileKey } from '../reconcile/contract.js';
+import { isTerminal, retryAfterOf, type ReconcileKey } from '../reconcile/contract.js';
 import type { WorkQueue } from './work-queue.js';
 
 /** Told about every failed reconcile before the key is requeued with backoff; for logging only. */
@@ -56,7 +56,7 @@ async function processKey<K extends string>(
     reportSafely(onError, key, err);
     // Retrying cannot help until the object changes, and its change brings an event.
     if (isTerminal(err)) queue.forget(key);
-    else queue.addRateLimited(key);
+    else queue.addRateLimited(key, retryAfterOf(err));
   } finally {
     // Always, or the key would stay "in flight" and never be handed out again.
     queue.done(key);

@@ -18,16 +18,36 @@ export class KubeApiError extends Error {
     readonly kind: ApiErrorKind,
     readonly code: number | undefined,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options);
     this.name = 'KubeApiError';
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
+
+  /**
+   * How long the API server asked us to wait before trying again (a 429 from API Priority and Fairness,
+   * some 5xx): its Retry-After header, or `details.retryAfterSeconds` of its Status body.
+   */
+  readonly retryAfterMs?: number;
 }
+
+/** The longest a Retry-After is honoured: a server that asks for more is waited for this long, then asked again. */
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
 
 interface StatusBody {
   reason?: string;
   message?: string;
+  details?: { retryAfterSeconds?: unknown };
+}
+
+/** Retry-After in whole seconds (the API server's form); an HTTP date or nonsense is ignored. */
+function retryAfterMs(headers: unknown, body: StatusBody): number | undefined {
+  const header = headers && typeof headers === 'object' ? (headers as Record<string, unknown>)['retry-after'] ?? (headers as Record<string, unknown>)['Retry-After'] : undefined;
+  const fromHeader = typeof header === 'string' && /^\d+$/.test(header.trim()) ? Number(header.trim()) : undefined;
+  const fromBody = typeof body.details?.retryAfterSeconds === 'number' && body.details.retryAfterSeconds >= 0 ? body.details.retryAfterSeconds : undefined;
+  const seconds = fromHeader ?? fromBody;
+  return seconds === undefined ? undefined : Math.min(seconds * 1000, MAX_RETRY_AFTER_MS);
 }
 
 function parseBody(body: unknown): StatusBody {
@@ -73,12 +93,13 @@ export function classifyCode(code: number | undefined, reason: string | undefine
 /** Turns whatever client-node threw (ApiException, a network error) into a KubeApiError. */
 export function toKubeApiError(err: unknown, what: string): KubeApiError {
   if (err instanceof KubeApiError) return err;
-  const e = err as { code?: unknown; body?: unknown; message?: string };
+  const e = err as { code?: unknown; body?: unknown; message?: string; headers?: unknown };
   const code = typeof e?.code === 'number' ? e.code : undefined;
   const body = parseBody(e?.body);
   const kind = classifyCode(code, body.reason);
   const detail = body.message ?? e?.message ?? String(err);
-  return new KubeApiError(kind, code, `${what}: ${code ? `HTTP ${code} ` : ''}${detail}`, { cause: err });
+  const wait = kind === 'Transient' ? retryAfterMs(e?.headers, body) : undefined;
+  return new KubeApiError(kind, code, `${what}: ${code ? `HTTP ${code} ` : ''}${detail}`, { cause: err, ...(wait !== undefined ? { retryAfterMs: wait } : {}) });
 }
 
 export function isKind(err: unknown, ...kinds: ApiErrorKind[]): boolean {

@@ -13,6 +13,7 @@ import { isKind, KubeApiError } from '../kube/errors.js';
 import type { KubeWriter } from '../kube/writer.js';
 import type { Logger } from '../observability/logger.js';
 import { accountChange, type AccountEdit } from './plan-service-accounts.js';
+import { retryAfterOf } from './contract.js';
 import { notAdoptableMessage, unmanagedConflictMessage, type NamespaceResult, type SecretWrite } from './plan-secrets.js';
 
 /** How many times a ServiceAccount edit is redone after a 409 before the reconcile gives up and backs off. */
@@ -23,6 +24,8 @@ export interface AccountResult {
   /** The ServiceAccount now lists our entry (for an edit that adds one). */
   carries: boolean;
   failed: boolean;
+  /** The API server asked to wait this long before trying again (Retry-After). */
+  retryAfterMs?: number;
 }
 
 export class Executor {
@@ -128,7 +131,8 @@ export class Executor {
         if (isKind(err, 'NotFound')) return { edit, carries: false, failed: false };
         if (!isKind(err, 'Conflict')) {
           log.warn({ namespace: sa.namespace, serviceAccount: sa.name, err: (err as Error).message }, 'serviceaccount update failed');
-          return { edit, carries: false, failed: true };
+          const wait = retryAfterOf(err);
+          return { edit, carries: false, failed: true, ...(wait !== undefined ? { retryAfterMs: wait } : {}) };
         }
         try {
           sa = toServiceAccountView(await this.writer.getServiceAccount(sa.namespace, sa.name));
@@ -187,5 +191,6 @@ function secretWriteFailure(namespace: string, secretName: string, err: unknown,
   }
   log.warn({ namespace, err: message }, 'secret write failed');
   const kind = err instanceof KubeApiError ? err.kind : 'Unknown';
-  return fail(kind === 'Conflict' ? 'WriteConflict' : 'WriteFailed', message, true);
+  const wait = retryAfterOf(err);
+  return { ...fail(kind === 'Conflict' ? 'WriteConflict' : 'WriteFailed', message, true), ...(wait !== undefined ? { retryAfterMs: wait } : {}) };
 }

@@ -41,3 +41,12 @@ export function outcomeOf(result: ReconcileResult): ReconcileOutcome {
   if (result.failed) return 'error';
   return result.requeueAfterMs === undefined ? 'success' : 'requeue';
 }
+
+/**
+ * How long a failed reconcile must wait at least before it runs again, when the API server said so
+ * (Retry-After on a 429 or 5xx): the backoff is then the longer of the two, never a tight loop.
+ */
+export function retryAfterOf(err: unknown): number | undefined {
+  const wait = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  return typeof wait === 'number' && Number.isFinite(wait) && wait > 0 ? wait : undefined;
+}

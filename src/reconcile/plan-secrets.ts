@@ -22,6 +22,8 @@ export interface NamespaceResult {
   failure?: FailedNamespace;
   /** Worth retrying soon (a conflict, a transient error): the reconcile fails and backs off. */
   retry?: boolean;
+  /** The API server asked to wait this long before trying again (Retry-After). */
+  retryAfterMs?: number;
   /** An unmanaged Secret of our name was met (remember it, CONFLICT_RECHECK_MS). */
   metUnmanaged?: boolean;
   /** An unmanaged dockerconfigjson Secret was adopted (spec.adoptExisting). */

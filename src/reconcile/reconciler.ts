@@ -69,7 +69,21 @@ export interface ReconcilerDeps {
 }
 
 /** A fan-out write failed in a way worth retrying soon (a conflict, a transient error). */
-export class RetryableFanOutError extends Error {}
+export class RetryableFanOutError extends Error {
+  constructor(
+    message: string,
+    /** The longest Retry-After the API server gave among the failed writes: the retry waits at least that. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The longest Retry-After among some failed writes, if any gave one. */
+function longestRetryAfter(results: readonly { retryAfterMs?: number }[]): number | undefined {
+  const waits = results.map((r) => r.retryAfterMs).filter((w): w is number => w !== undefined);
+  return waits.length > 0 ? Math.max(...waits) : undefined;
+}
 
 /** "1 namespace needs", "2 namespaces and 1 ServiceAccount need": what a fan-out left to retry, with the verb. */
 export function retryCounts(namespaces: number, serviceAccounts: number): string {
@@ -201,7 +215,10 @@ export class Reconciler {
 
     if (results.some((r) => r.retry) || facts.serviceAccountFailures > 0) {
       // The retry runs the whole reconcile again, status included.
-      throw new RetryableFanOutError(`${retryCounts(facts.targets - facts.synced, facts.serviceAccountFailures)} another try`);
+      throw new RetryableFanOutError(
+        `${retryCounts(facts.targets - facts.synced, facts.serviceAccountFailures)} another try`,
+        longestRetryAfter([...results, ...accountResults]),
+      );
     }
     const failed = facts.credentialError !== undefined || facts.failed.length > 0;
     return { ...requeueAt(now, [...wakeTimes(decision), verification?.wakeAt], delay), ...(failed ? { failed } : {}) };
@@ -307,7 +324,7 @@ export class Reconciler {
     if ((credential.spec.deletionPolicy ?? 'Delete') === 'Delete') {
       const cleanup = planCleanup(snapshot);
       const results = await this.act.editServiceAccounts(cleanup.edits, log);
-      if (results.some((r) => r.failed)) throw new RetryableFanOutError('some ServiceAccounts could not be cleaned up; retrying');
+      if (results.some((r) => r.failed)) throw new RetryableFanOutError('some ServiceAccounts could not be cleaned up; retrying', longestRetryAfter(results));
       await this.act.deleteSecrets(cleanup.secrets, log);
       log.info({ secrets: cleanup.secrets.length, serviceAccounts: results.length }, 'cleaned up');
     } else {

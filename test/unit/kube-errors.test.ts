@@ -213,3 +213,24 @@ describe('isKind and call', () => {
 function alreadyExistsBody() {
   return status(409, 'AlreadyExists', 'exists');
 }
+
+describe('Retry-After from the API server (API Priority and Fairness, 5xx)', () => {
+  const withHeaders = (code: number, body: unknown, headers: Record<string, string>) => Object.assign(apiException(code, body), { headers });
+
+  it('reads the Retry-After header of a 429, in seconds', () => {
+    const err = toKubeApiError(withHeaders(429, status(429, 'TooManyRequests', 'Too many requests, please try again later.'), { 'retry-after': '7' }), 'patch serviceaccount');
+    expect(err).toMatchObject({ kind: 'Transient', code: 429, retryAfterMs: 7_000 });
+  });
+
+  it('reads details.retryAfterSeconds of the Status when there is no header', () => {
+    const body = { ...status(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'), details: { retryAfterSeconds: 3 } };
+    expect(toKubeApiError(apiException(503, body), 'create secret').retryAfterMs).toBe(3_000);
+  });
+
+  it('caps a long wait at five minutes, and ignores an HTTP date, a missing value, and non-transient errors', () => {
+    expect(toKubeApiError(withHeaders(429, status(429, 'TooManyRequests', 'x'), { 'retry-after': '3600' }), 'x').retryAfterMs).toBe(300_000);
+    expect(toKubeApiError(withHeaders(429, status(429, 'TooManyRequests', 'x'), { 'retry-after': 'Wed, 21 Oct 2026 07:28:00 GMT' }), 'x').retryAfterMs).toBeUndefined();
+    expect(toKubeApiError(apiException(429, status(429, 'TooManyRequests', 'x')), 'x').retryAfterMs).toBeUndefined();
+    expect(toKubeApiError(withHeaders(404, status(404, 'NotFound', 'x'), { 'retry-after': '5' }), 'x').retryAfterMs).toBeUndefined();
+  });
+});

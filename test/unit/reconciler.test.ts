@@ -18,8 +18,8 @@ import { KubeApiError } from '../../src/kube/errors.js';
 import type { KubeWriter } from '../../src/kube/writer.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { ProviderError, type Provider, type ProviderCredential } from '../../src/providers/types.js';
-import { TerminalError } from '../../src/reconcile/contract.js';
-import { Reconciler } from '../../src/reconcile/reconciler.js';
+import { retryAfterOf, TerminalError } from '../../src/reconcile/contract.js';
+import { Reconciler, RetryableFanOutError } from '../../src/reconcile/reconciler.js';
 import type { HostOutcome, VerificationRequest, Verifier } from '../../src/registry/types.js';
 import { getCondition } from '../../src/status/conditions.js';
 import { FakeClock, settle } from '../support/fake-clock.js';
@@ -787,5 +787,28 @@ describe('Reconciler: verification at the registry (the Verified condition)', ()
     await reconcileThroughMint(s);
     expect(verifier.requests.map((r) => r.logins.map((l) => l.registry))).toEqual([[ECR_REGISTRY]]);
     expect(condition(s, 'Verified')).toEqual({ status: 'True', reason: 'Verified' });
+  });
+});
+
+describe('Reconciler: a server that asks to slow down (429 with Retry-After)', () => {
+  it('fails the fan-out with the longest Retry-After among its failed writes, so the retry waits at least that', async () => {
+    let refusals = 0;
+    const s = setup(3, {}, (cluster) => ({
+      ...cluster.writer,
+      createSecret: (secret) => {
+        if (secret.metadata?.namespace === 'team-1' && refusals++ < 1) {
+          return Promise.reject(new KubeApiError('Transient', 429, 'create secret: HTTP 429 Too many requests, please try again later.', { retryAfterMs: 4_000 }));
+        }
+        return cluster.writer.createSecret(secret);
+      },
+    }));
+    const failure = await s.reconciler.reconcile(NAME).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(RetryableFanOutError);
+    expect(failure).toMatchObject({ retryAfterMs: 4_000 });
+    expect(retryAfterOf(failure)).toBe(4_000);
+    // The other namespaces were written; the next reconcile finishes the one that was refused.
+    expect(counts(s.cluster).synced).toBe(2);
+    await s.reconciler.reconcile(NAME);
+    expect(counts(s.cluster).synced).toBe(3);
   });
 });

@@ -237,6 +237,22 @@ describe('WorkQueue addRateLimited', () => {
     expect(queue.len()).toBe(1);
   });
 
+  it('waits at least a Retry-After the server gave, even when the backoff is shorter', () => {
+    const { clock, queue } = makeQueue();
+    queue.addRateLimited('a', 5_000);
+    clock.advance(4_999);
+    expect(queue.len()).toBe(0);
+    clock.advance(1);
+    expect(queue.len()).toBe(1);
+    // A Retry-After shorter than the backoff leaves the backoff as it is.
+    const second = makeQueue();
+    second.queue.addRateLimited('b', 10);
+    second.clock.advance(99);
+    expect(second.queue.len()).toBe(0);
+    second.clock.advance(1);
+    expect(second.queue.len()).toBe(1);
+  });
+
   it('lets a backoff bring a far refresh forward', () => {
     const { clock, queue } = makeQueue();
     queue.addAfter('a', 60_000);
@@ -357,6 +373,33 @@ describe('runWorkers', () => {
       await expect(finished).resolves.toBeUndefined();
     },
   );
+
+  it('a failure that carries a Retry-After runs again no sooner than that', async () => {
+    const { clock, queue } = makeQueue();
+    let attempts = 0;
+    const finished = runWorkers(
+      queue,
+      1,
+      async () => {
+        await Promise.resolve();
+        attempts++;
+        if (attempts === 1) throw Object.assign(new Error('HTTP 429 Too many requests'), { retryAfterMs: 3_000 });
+        return {};
+      },
+      () => undefined,
+    );
+    queue.add('a');
+    await settle();
+    expect(attempts).toBe(1);
+    clock.advance(2_999);
+    await settle();
+    expect(attempts).toBe(1);
+    clock.advance(1);
+    await settle();
+    expect(attempts).toBe(2);
+    queue.shutDown();
+    await finished;
+  });
 
   it('requeues a failed key with growing backoff and resets it on success', async () => {
     const { clock, queue } = makeQueue();
