@@ -17,10 +17,9 @@ import {
   deleteCredential,
   namespaceName,
   OPERATOR_CONTEXT,
-  statusCode,
   TARGET_LABEL,
   waitForDefaultServiceAccounts,
-  waitForNamespacesGone,
+  deleteNamespacesAndWait,
 } from './lib/kube.js';
 import { deploymentNodeOptions } from './lib/deployment.js';
 import { describeMachine } from './lib/machine.js';
@@ -168,14 +167,7 @@ async function cleanUp(ctx: BenchContext, targets: readonly string[], size: numb
     await operator.stop();
   }
   const added = Array.from({ length: ctx.options.newNamespaces }, (_, i) => newNamespaceName(size, i));
-  for (const name of added) {
-    try {
-      await ctx.admin.core.deleteNamespace({ name });
-    } catch (err) {
-      if (statusCode(err) !== 404) throw err;
-    }
-  }
-  await waitForNamespacesGone(ctx.admin.core, added, 180_000);
+  await deleteNamespacesAndWait(ctx.admin.core, added);
   return { ms, timeoutMs };
 }
 

@@ -78,6 +78,18 @@ export async function waitForDefaultServiceAccounts(core: CoreV1Api, names: Read
   );
 }
 
+/** Deletes these namespaces (one already gone is fine) and waits until the namespace controller has finished each. */
+export async function deleteNamespacesAndWait(core: CoreV1Api, names: readonly string[], timeoutMs = 180_000): Promise<void> {
+  for (const name of names) {
+    try {
+      await core.deleteNamespace({ name });
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+  }
+  await waitForNamespacesGone(core, names, timeoutMs);
+}
+
 export async function waitForNamespacesGone(core: CoreV1Api, names: readonly string[], timeoutMs: number): Promise<void> {
   if (names.length === 0) return;
   const wanted = new Set(names);

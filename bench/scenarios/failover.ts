@@ -13,7 +13,7 @@ import {
   rawGet,
   statusCode,
   TARGET_LABEL,
-  waitForNamespacesGone,
+  deleteNamespacesAndWait,
 } from '../lib/kube.js';
 import type { OperatorProcess } from '../lib/operator.js';
 import type { FailoverResult, FailoverTakeover } from '../lib/results.js';
@@ -219,13 +219,6 @@ export async function failover(ctx: BenchContext, size: number): Promise<Failove
   }
   // The namespaces the takeovers added: the later scenarios count every labelled namespace.
   const added = [failoverNamespaceName(size, 'SIGTERM'), failoverNamespaceName(size, 'SIGKILL')];
-  for (const name of added) {
-    try {
-      await ctx.admin.core.deleteNamespace({ name });
-    } catch (err) {
-      if (statusCode(err) !== 404) throw err;
-    }
-  }
-  await waitForNamespacesGone(ctx.admin.core, added, 180_000);
+  await deleteNamespacesAndWait(ctx.admin.core, added);
   return result;
 }

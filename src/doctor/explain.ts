@@ -9,6 +9,7 @@
  * patched, pod created after that — and stop at the first broken link: that is the fix.
  */
 import type { CoreV1Event, V1Container, V1Pod, V1ServiceAccount } from '@kubernetes/client-node';
+import type { RegistryCredential } from '../api/types.js';
 import { CREDENTIAL_LABEL, EXPIRES_AT_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SYSTEM_NAMESPACES } from '../api/constants.js';
 import { targetNamespaces } from '../desired/namespaces.js';
 import { Keyring } from '../registry/keyring.js';
@@ -20,7 +21,6 @@ import type {
   ContainerDiagnosis,
   ContainerType,
   CredentialSummary,
-  DoctorCredential,
   DoctorReport,
   DoctorSnapshot,
   Finding,
@@ -253,7 +253,7 @@ function managingCredential(secret: PullSecretSummary): string | undefined {
 }
 
 /** RegistryCredentials whose status.registries hold an auths key the kubelet would use for the image. */
-export function coveringCredentials(ref: ImageReference, credentials: readonly DoctorCredential[]): DoctorCredential[] {
+export function coveringCredentials(ref: ImageReference, credentials: readonly RegistryCredential[]): RegistryCredential[] {
   return credentials
     .filter((credential) => {
       const keyring = new Keyring<true>();
@@ -263,12 +263,12 @@ export function coveringCredentials(ref: ImageReference, credentials: readonly D
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
 }
 
-function secretNameOf(credential: DoctorCredential): string {
+function secretNameOf(credential: RegistryCredential): string {
   return credential.spec.secretName ?? credential.metadata.name;
 }
 
 /** The candidate whose Secret the pod lists, else one whose Secret is in the namespace, else the first. */
-function pickInvolved(candidates: DoctorCredential[], podSecrets: PodPullSecret[], namespace: string, snapshot: DoctorSnapshot): DoctorCredential | undefined {
+function pickInvolved(candidates: RegistryCredential[], podSecrets: PodPullSecret[], namespace: string, snapshot: DoctorSnapshot): RegistryCredential | undefined {
   const listed = new Set(podSecrets.map((s) => s.name));
   return (
     candidates.find((c) => listed.has(secretNameOf(c))) ??
@@ -277,7 +277,7 @@ function pickInvolved(candidates: DoctorCredential[], podSecrets: PodPullSecret[
   );
 }
 
-function summarizeCredential(credential: DoctorCredential, namespace: string, snapshot: DoctorSnapshot): CredentialSummary {
+function summarizeCredential(credential: RegistryCredential, namespace: string, snapshot: DoctorSnapshot): CredentialSummary {
   const conditions = credential.status?.conditions;
   const ready = getCondition(conditions, 'Ready');
   const verified = getCondition(conditions, 'Verified');
@@ -305,7 +305,7 @@ interface Context {
   sa: V1ServiceAccount | undefined;
   serviceAccountName: string;
   podSecrets: PodPullSecret[];
-  involved: DoctorCredential | undefined;
+  involved: RegistryCredential | undefined;
   credential: CredentialSummary | undefined;
   snapshot: DoctorSnapshot;
 }
@@ -520,12 +520,12 @@ function checkCredentialChain(ctx: Context, add: (code: Finding['code'], message
   return undefined;
 }
 
-function selectsServiceAccount(credential: DoctorCredential, name: string): boolean {
+function selectsServiceAccount(credential: RegistryCredential, name: string): boolean {
   const names = credential.spec.serviceAccounts?.names ?? ['default'];
   return names.includes('*') || names.includes(name);
 }
 
-function untargetedField(credential: DoctorCredential, namespace: string): { why: string; summary: string; commands: string[] } {
+function untargetedField(credential: RegistryCredential, namespace: string): { why: string; summary: string; commands: string[] } {
   const selection = credential.spec.namespaces;
   const name = credential.metadata.name;
   const excludeIndex = selection?.exclude?.indexOf(namespace) ?? -1;

@@ -8,12 +8,13 @@
 import type { CoreV1Event, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
 import { GROUP, PLURAL, VERSION } from '../api/constants.js';
+import type { RegistryCredential } from '../api/types.js';
 import type { NamespaceView } from '../desired/namespaces.js';
 import { call, isKind, type KubeApiError } from '../kube/errors.js';
 import type { KubeConnection } from '../kube/connection.js';
 import { parseImageReference } from '../registry/reference.js';
 import { coveringCredentials, failingContainers } from './explain.js';
-import type { DoctorCredential, DoctorSnapshot, PullSecretSummary, Scope } from './types.js';
+import type { DoctorSnapshot, PullSecretSummary, Scope } from './types.js';
 
 const READ_CONCURRENCY = 8;
 
@@ -51,10 +52,10 @@ export async function scan(conn: KubeConnection, scope: Scope, now: () => Date =
   const pods = await readPods(conn, scope);
   const [credentials, namespaces] = await Promise.all([
     call('list registrycredentials', () => conn.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })).then(
-      (list) => (list as { items: DoctorCredential[] }).items,
+      (list) => (list as { items: RegistryCredential[] }).items,
       (err: unknown) => {
         warn(`cannot list RegistryCredentials (${describeError(err)}); doctor cannot say which one covers a registry`);
-        return [] as DoctorCredential[];
+        return [] as RegistryCredential[];
       },
     ),
     call('list namespaces', () => conn.core.listNamespace()).then(

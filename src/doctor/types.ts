@@ -4,16 +4,9 @@
  * ("regcred doctor") and only ever grows.
  */
 import type { CoreV1Event, V1Pod, V1ServiceAccount } from '@kubernetes/client-node';
-import type { Condition, RegistryCredential } from '../api/types.js';
+import type { Condition, RateLimitStatus, RegistryCredential } from '../api/types.js';
 import type { NamespaceView } from '../desired/namespaces.js';
 import type { Cause, PullFailureReason } from './classify.js';
-
-/** status.rateLimit, written for Docker Hub credentials. */
-import type { RateLimitStatus } from '../api/types.js';
-export type { RateLimitStatus };
-
-/** A RegistryCredential as doctor reads it. */
-export type DoctorCredential = RegistryCredential;
 
 /** A pull Secret without its data: metadata and the auths keys of its docker config, nothing else. */
 export interface PullSecretSummary {
@@ -45,7 +38,7 @@ export interface DoctorSnapshot {
   secrets: ReadonlyMap<string, PullSecretSummary | null>;
   /** By `namespace/name`; null: looked up and not found. */
   serviceAccounts: ReadonlyMap<string, V1ServiceAccount | null>;
-  credentials: DoctorCredential[];
+  credentials: RegistryCredential[];
   /** Every namespace, for the target computation; undefined when they could not be listed. */
   namespaces?: NamespaceView[];
   /** What could not be read (RBAC, …), said once each. */

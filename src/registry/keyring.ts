@@ -21,7 +21,7 @@ export interface KeyringEntry<T> {
   value: T;
 }
 
-import { DOCKER_HUB_REGISTRY_HOST } from './reference.js';
+import { DOCKER_HUB_REGISTRY_HOST, registryApiHost } from './reference.js';
 
 const DEFAULT_REGISTRY_HOST = 'index.docker.io';
 
@@ -142,8 +142,7 @@ export function probeHostOfKey(authKey: string): { host: string; pathPrefix: str
   const hostPort = slash === -1 ? indexKey : indexKey.slice(0, slash);
   const pathPrefix = slash === -1 ? '' : indexKey.slice(slash + 1).replace(/\/+$/, '');
   if (/[*?[\]\\]/.test(hostPort.replace(/^\[[^\]]*\]/, ''))) return undefined;
-  const host = hostPort === 'docker.io' || hostPort === DEFAULT_REGISTRY_HOST ? DOCKER_HUB_REGISTRY_HOST : hostPort;
-  return { host, pathPrefix };
+  return { host: registryApiHost(hostPort), pathPrefix };
 }
 
 /** Whether an auths key is Docker Hub's (`https://index.docker.io/v1/`, `docker.io`, …). */

@@ -117,8 +117,3 @@ export function parseImageReference(image: string): ParseReferenceResult {
 export function registryApiHost(domain: string): string {
   return domain === DOCKER_HUB_DOMAIN || domain === LEGACY_DOCKER_HUB_DOMAIN ? DOCKER_HUB_REGISTRY_HOST : domain;
 }
-
-/** Whether an image reference pulls with a mutable tag (no digest): `:latest`, or a tag that can move. */
-export function isLatestTag(ref: ImageReference): boolean {
-  return ref.digest === undefined && ref.reference === 'latest';
-}

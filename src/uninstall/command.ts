@@ -135,21 +135,35 @@ async function deleteAll(conn: KubeConnection, options: UninstallOptions, facts:
     output.out(`  deleted RegistryCredential ${name} (deletionPolicy ${policy})${already}`);
   }
   output.out(`Waiting up to ${options.timeoutMs / 1000}s for the operator to release ${plural(credentials.length, 'RegistryCredential')} …`);
+  await awaitCredentialsGone(conn, credentials, options, prog, output, 'still held', [
+    `The operator keeps retrying; its log says why (kubectl -n ${options.namespace} logs deployment/${options.name}). Run this command`,
+    'again to wait longer (--timeout-seconds), or let them go without cleanup: regcred uninstall --force-orphan --yes',
+    `(with the operator stopped first). The operator's own objects were not deleted.`,
+  ]);
+  output.out('Every RegistryCredential is gone.');
+}
+
+/** Waits until the credentials are gone, saying each as it goes; those still there stop the command with `explanation`. */
+async function awaitCredentialsGone(
+  conn: KubeConnection,
+  credentials: readonly RegistryCredential[],
+  options: UninstallOptions,
+  prog: string,
+  output: Output,
+  still: string,
+  explanation: readonly string[],
+): Promise<void> {
   const held = await waitForCredentialsGone(
     conn,
     credentials.map((c) => c.metadata.name),
     options.timeoutMs,
     (name) => output.out(`  gone: ${name}`),
   );
-  if (held.length > 0) {
-    output.err(`${prog}: ${plural(held.length, 'RegistryCredential')} still held after ${options.timeoutMs / 1000}s:`);
-    for (const credential of held) output.err(`  ${describeHeld(credential)}`);
-    output.err(`The operator keeps retrying; its log says why (kubectl -n ${options.namespace} logs deployment/${options.name}). Run this command`);
-    output.err('again to wait longer (--timeout-seconds), or let them go without cleanup: regcred uninstall --force-orphan --yes');
-    output.err(`(with the operator stopped first). The operator's own objects were not deleted.`);
-    throw new Stop(1);
-  }
-  output.out('Every RegistryCredential is gone.');
+  if (held.length === 0) return;
+  output.err(`${prog}: ${plural(held.length, 'RegistryCredential')} ${still} after ${options.timeoutMs / 1000}s:`);
+  for (const credential of held) output.err(`  ${describeHeld(credential)}`);
+  for (const line of explanation) output.err(line);
+  throw new Stop(1);
 }
 
 /** One held RegistryCredential: its finalizers, since when it is being deleted, and its conditions that are not True. */
@@ -180,18 +194,9 @@ async function orphanAll(conn: KubeConnection, options: UninstallOptions, facts:
     const finalizer = result.finalizer === 'removed' ? `${FINALIZER} finalizer removed` : result.finalizer === 'none' ? 'had no finalizer' : 'already gone';
     output.out(`  let go RegistryCredential ${credential.metadata.name}: ${finalizer}; ownerReference removed from ${plural(result.secretsDisowned, 'Secret')}, which stay`);
   }
-  const held = await waitForCredentialsGone(
-    conn,
-    credentials.map((c) => c.metadata.name),
-    options.timeoutMs,
-    (name) => output.out(`  gone: ${name}`),
-  );
-  if (held.length > 0) {
-    output.err(`${prog}: ${plural(held.length, 'RegistryCredential')} still there after ${options.timeoutMs / 1000}s:`);
-    for (const credential of held) output.err(`  ${describeHeld(credential)}`);
-    output.err('Another finalizer (not regcred-operator\'s) holds them, or something recreated them. The operator\'s own objects were not deleted.');
-    throw new Stop(1);
-  }
+  await awaitCredentialsGone(conn, credentials, options, prog, output, 'still there', [
+    'Another finalizer (not regcred-operator\'s) holds them, or something recreated them. The operator\'s own objects were not deleted.',
+  ]);
   output.out('Every RegistryCredential is gone; the Secrets and ServiceAccount entries they published stay in place (as with deletionPolicy: Orphan).');
 }
 

@@ -3,7 +3,8 @@ import type { CoreV1Event, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes
 import { diagnose, recreateCommands } from '../../src/doctor/explain.js';
 import { renderJson, renderText } from '../../src/doctor/render.js';
 import { summarizeSecret } from '../../src/doctor/scan.js';
-import type { DoctorCredential, DoctorSnapshot, PullSecretSummary } from '../../src/doctor/types.js';
+import type { RegistryCredential } from '../../src/api/types.js';
+import type { DoctorSnapshot, PullSecretSummary } from '../../src/doctor/types.js';
 import { backOffPulling, CONTAINERD, CRIO, ERROR_ERR_IMAGE_PULL, failedToPull, invalidImageName } from '../support/kubelet-messages.js';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
@@ -73,7 +74,7 @@ function event(p: V1Pod, message: string, options: { reason?: string; at?: strin
   };
 }
 
-function credential(name: string, registries: string[], extra: Partial<DoctorCredential['spec']> = {}, status: Partial<NonNullable<DoctorCredential['status']>> = {}): DoctorCredential {
+function credential(name: string, registries: string[], extra: Partial<RegistryCredential['spec']> = {}, status: Partial<NonNullable<RegistryCredential['status']>> = {}): RegistryCredential {
   return {
     apiVersion: 'regcred.io/v1alpha1',
     kind: 'RegistryCredential',
@@ -107,7 +108,7 @@ interface SnapshotOptions {
   events?: CoreV1Event[];
   secrets?: (PullSecretSummary | { missing: string })[];
   serviceAccounts?: V1ServiceAccount[];
-  credentials?: DoctorCredential[];
+  credentials?: RegistryCredential[];
   namespaceLabels?: Record<string, string>;
   scope?: DoctorSnapshot['scope'];
 }
