@@ -18,6 +18,7 @@ import { startHealthServer } from './observability/health.js';
 import { logProcessWarnings } from './observability/process-warnings.js';
 import type { ListeningServer } from './observability/http.js';
 import { createMetrics, startMetricsServer } from './observability/metrics.js';
+import type { WatchOptions } from './kube/list-watch.js';
 import { Operator } from './operator.js';
 import { systemClock } from './controller/clock.js';
 import { kubeWriter } from './kube/writer.js';
@@ -86,6 +87,8 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
   const elector = identity ? electorFor(config, identity, conn.kubeConfig, log, metrics, () => void operator.lead()) : undefined;
   metrics.leading(!elector);
   const operator = new Operator({
+    // Test and benchmark only (docs/reference.md, Environment): end watches often, or without bookmarks.
+    watch: watchOptionsFrom(process.env),
     conn,
     writer: metrics.instrumentWriter(kubeWriter(conn)),
     config,
@@ -275,3 +278,12 @@ function heapLimitMiB(): number {
 
 export const main = { run: (flags: RunFlags): Promise<number> => run(flags), local, start };
 export type { Logger };
+
+/** REGCRED_WATCH_TIMEOUT_SECONDS (a whole number of seconds) and REGCRED_WATCH_BOOKMARKS=false: test and benchmark knobs. */
+export function watchOptionsFrom(env: NodeJS.ProcessEnv): WatchOptions {
+  const options: WatchOptions = {};
+  const timeout = env.REGCRED_WATCH_TIMEOUT_SECONDS?.trim();
+  if (timeout && /^[1-9]\d*$/.test(timeout)) options.timeoutSeconds = Number(timeout);
+  if (env.REGCRED_WATCH_BOOKMARKS?.trim() === 'false') options.bookmarks = false;
+  return options;
+}

@@ -23,7 +23,8 @@ import { SupervisedInformer } from './controller/supervisor.js';
 import { WorkQueue } from './controller/work-queue.js';
 import { runWorkers } from './controller/workers.js';
 import type { KubeConnection } from './kube/connection.js';
-import { buildInformer, watchSpecs, type WatchSpec } from './kube/informers.js';
+import { buildInformer, watchSpecs, type ListWatchStats, type WatchOptions, type WatchSpec } from './kube/informers.js';
+import { emptyStats } from './kube/list-watch.js';
 import type { KubeWriter } from './kube/writer.js';
 import { fencedWriter, type LeaseGuard } from './leader/fence.js';
 import type { Logger } from './observability/logger.js';
@@ -47,6 +48,8 @@ export interface OperatorDeps {
    * workers start as soon as the caches have synced, and nothing is fenced.
    */
   election?: { guard: LeaseGuard };
+  /** How the informers watch (bookmarks, timeout); the defaults unless a test or the benchmark says otherwise. */
+  watch?: WatchOptions;
 }
 
 const SHUTDOWN_DEADLINE_MS = 20_000;
@@ -68,6 +71,8 @@ async function withinDeadline(clock: Clock, work: Promise<unknown>, ms: number):
  */
 export class Operator {
   private readonly informers: SupervisedInformer<KubernetesObject>[] = [];
+  /** What each informer's list/watch did, by informer name (scraped as counters). */
+  private readonly listWatchStats = new Map<string, ListWatchStats>();
   private readonly queue: WorkQueue<string>;
   private view?: ClusterView;
   private workers?: Promise<void>;
@@ -102,9 +107,11 @@ export class Operator {
 
   private supervise<T extends KubernetesObject>(spec: WatchSpec<T>, onChange: (obj: T, deleted: boolean) => void): SupervisedInformer<T> {
     const { conn, log, clock } = this.deps;
+    const stats = emptyStats();
+    this.listWatchStats.set(spec.name, stats);
     const informer = new SupervisedInformer<T>(
       spec.name,
-      (onListed) => buildInformer(conn.kubeConfig, spec, onListed),
+      (onListed) => buildInformer(conn.kubeConfig, spec, onListed, stats, this.deps.watch),
       { onUpsert: (obj) => onChange(obj, false), onDelete: (obj) => onChange(obj, true) },
       clock,
       log,
@@ -126,8 +133,8 @@ export class Operator {
    * they wait for leadership (`lead()`).
    */
   async start(): Promise<void> {
-    const { conn, config, log, clock } = this.deps;
-    const specs = watchSpecs(conn.core, conn.custom, config.namespace);
+    const { config, log, clock } = this.deps;
+    const specs = watchSpecs(config.namespace);
     const credentials = (): readonly RegistryCredential[] => this.view?.credentials() ?? [];
 
     const credentialInformer = this.supervise(specs.credentials, (obj: RegistryCredential & KubernetesObject, deleted) => this.enqueue(keysForCredential(obj, credentials(), deleted)));
@@ -261,7 +268,7 @@ export class Operator {
   state(): ControllerState {
     return {
       queueDepth: this.queue.len(),
-      informers: this.informers.map((i) => ({ name: i.name, up: i.isHealthy })),
+      informers: this.informers.map((i) => ({ name: i.name, up: i.isHealthy, ...(this.listWatchStats.get(i.name) ?? emptyStats()) })),
       credentials: this.view?.credentials() ?? [],
     };
   }

@@ -1,6 +1,7 @@
 import type { RegistryCredential } from '../api/types.js';
 import { outcomeOf, type ReconcileKey, type ReconcileOutcome } from '../reconcile/contract.js';
 import type { ProviderName } from '../api/types.js';
+import type { ListWatchStats } from '../kube/list-watch.js';
 
 export type { ReconcileOutcome } from '../reconcile/contract.js';
 
@@ -28,7 +29,8 @@ export interface ControllerObserver extends WorkQueueObserver {
 export interface ControllerState {
   /** Keys waiting to be handed to a worker. */
   queueDepth: number;
-  informers: readonly { name: string; up: boolean }[];
+  /** Each informer: whether it is up, and what its list/watch did since start (src/kube/list-watch.ts). */
+  informers: readonly ({ name: string; up: boolean } & Partial<ListWatchStats>)[];
   /** The RegistryCredentials in the informer cache, with the status the operator last wrote. */
   credentials: readonly RegistryCredential[];
 }

@@ -118,6 +118,9 @@ export class SupervisedInformer<T extends KubernetesObject> {
       this.listedOnce = true;
       this.log.debug({ informer: this.name, objects: this.informer.list().length }, 'cache synced');
       this.markFirstList();
+    } else {
+      // A watch resumes from its last resourceVersion; a list after the first means the server no longer had it (410).
+      this.log.info({ informer: this.name, objects: this.informer.list().length }, 'cache relisted: the watch could not resume from its resourceVersion');
     }
   }
 

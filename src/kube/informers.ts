@@ -1,27 +1,14 @@
-import {
-  makeInformer,
-  type CoreV1Api,
-  type CustomObjectsApi,
-  type Informer,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  type ObjectCache,
-  type V1Namespace,
-  type V1Secret,
-  type V1ServiceAccount,
-} from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLURAL, VERSION } from '../api/constants.js';
 import type { RegistryCredential } from '../api/types.js';
+import { emptyStats, listWatch, type CachedInformer, type ListWatchSpec, type ListWatchStats, type WatchOptions } from './list-watch.js';
+import { DataInterner, managedSecretTransform, stripManagedFields, transformNamespace, transformServiceAccount } from './transforms.js';
+
+export type { CachedInformer, ListWatchStats, WatchOptions } from './list-watch.js';
 
 export const MANAGED_SECRET_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
 
-export interface WatchSpec<T extends KubernetesObject> {
-  name: string;
-  path: string;
-  list: () => Promise<KubernetesListObject<T>>;
-  labelSelector?: string;
-}
+export type WatchSpec<T extends KubernetesObject> = ListWatchSpec<T>;
 
 /** The five ListWatches the operator runs; nothing else is cached. */
 export interface WatchSpecs {
@@ -32,54 +19,32 @@ export interface WatchSpecs {
   sourceSecrets: WatchSpec<V1Secret>;
 }
 
-export function watchSpecs(core: CoreV1Api, custom: CustomObjectsApi, operatorNamespace: string): WatchSpecs {
+export function watchSpecs(operatorNamespace: string, interner: DataInterner = new DataInterner()): WatchSpecs {
   return {
-    credentials: {
-      name: 'registrycredentials',
-      path: `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-      list: async () =>
-        (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as KubernetesListObject<
-          RegistryCredential & KubernetesObject
-        >,
-    },
-    namespaces: { name: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace() },
+    credentials: { name: 'registrycredentials', path: `/apis/${GROUP}/${VERSION}/${PLURAL}`, transform: stripManagedFields },
+    namespaces: { name: 'namespaces', path: '/api/v1/namespaces', transform: transformNamespace },
     // Only Secrets carrying our label: a cluster's other Secrets are never listed or held in memory.
-    // The selector is applied to the list as well as the watch (client-node applies it to the watch only).
     managedSecrets: {
       name: 'managed-secrets',
       path: '/api/v1/secrets',
       labelSelector: MANAGED_SECRET_SELECTOR,
-      list: () => core.listSecretForAllNamespaces({ labelSelector: MANAGED_SECRET_SELECTOR }),
+      transform: managedSecretTransform(interner),
     },
-    serviceAccounts: {
-      name: 'serviceaccounts',
-      path: '/api/v1/serviceaccounts',
-      list: () => core.listServiceAccountForAllNamespaces(),
-    },
-    sourceSecrets: {
-      name: 'source-secrets',
-      path: `/api/v1/namespaces/${operatorNamespace}/secrets`,
-      list: () => core.listNamespacedSecret({ namespace: operatorNamespace }),
-    },
+    serviceAccounts: { name: 'serviceaccounts', path: '/api/v1/serviceaccounts', transform: transformServiceAccount },
+    sourceSecrets: { name: 'source-secrets', path: `/api/v1/namespaces/${operatorNamespace}/secrets`, transform: stripManagedFields },
   };
 }
 
-export type CachedInformer<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
-
 /**
- * Builds an informer whose list call is observed, so the caller learns when
- * the cache holds a complete first list.
+ * Builds an informer (src/kube/list-watch.ts) whose lists are observed, so the caller learns when the cache
+ * holds a complete list; `stats` counts its lists, relists, pages, watches and bookmarks.
  */
 export function buildInformer<T extends KubernetesObject>(
   kubeConfig: KubeConfig,
   spec: WatchSpec<T>,
   onListed: () => void,
+  stats: ListWatchStats = emptyStats(),
+  options: WatchOptions = {},
 ): CachedInformer<T> {
-  const list = async (): Promise<KubernetesListObject<T>> => {
-    const result = await spec.list();
-    // The informer fills its cache right after this promise settles; a macrotask runs after that.
-    setImmediate(onListed);
-    return result;
-  };
-  return makeInformer<T>(kubeConfig, spec.path, list, spec.labelSelector);
+  return listWatch(kubeConfig, spec, onListed, stats, options);
 }

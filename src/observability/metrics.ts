@@ -170,6 +170,28 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
     },
   });
 
+  // What each informer's list/watch did since start, kept by the informer and read at scrape time.
+  const listWatchCounters = [
+    ['lists', 'informer_lists_total', 'Complete lists (paginated), the first one included, by informer.'],
+    ['relists', 'informer_relists_total', 'Lists after the first, by informer: a watch could not resume from its resourceVersion (410 Gone). Bookmarks keep this near 0.'],
+    ['watches', 'informer_watches_total', 'Watch requests, by informer: each resume from the last resourceVersion is one.'],
+    ['bookmarks', 'informer_bookmarks_total', 'Watch bookmark events received, by informer.'],
+  ] as const;
+  for (const [field, name, help] of listWatchCounters) {
+    new Counter({
+      name: `${METRIC_PREFIX}${name}`,
+      help,
+      labelNames: ['informer'] as const,
+      registers,
+      collect() {
+        const current = state();
+        if (!current) return;
+        this.reset();
+        for (const informer of current.informers) this.inc({ informer: informer.name }, informer[field] ?? 0);
+      },
+    });
+  }
+
   const leader = new Gauge({
     name: `${METRIC_PREFIX}leader`,
     help: 'Whether this replica leads and does the work (1) or waits as a follower (0). Always 1 without --leader-elect.',
