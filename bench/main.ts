@@ -35,6 +35,7 @@ import { freshStart, unrelatedSecrets } from './scenarios/memory.js';
 import { newNamespaceName, newNamespaces } from './scenarios/newns.js';
 import { providerRefresh, type GoogleSetup } from './scenarios/refresh.js';
 import { rotation } from './scenarios/rotation.js';
+import { apfFanOut, multiCredential, watchExpiry } from './scenarios/scale.js';
 import { steadyState } from './scenarios/steady.js';
 
 type ControlPlaneModule = typeof import('../src/local/control-plane.js');
@@ -92,6 +93,11 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
     if (scenarios.has('memory')) result.memory = { rssAfterConvergeMiB: run.rssAfterConvergeMiB, heapAfterConverge: run.heapAfterConverge, peakRssDuringFanOutMiB: run.peakRssMiB };
     if (fan.operator.ms === undefined) throw new Error(`the operator did not converge at ${size} namespaces; the scenarios that start from its end state are skipped`);
 
+    if (scenarios.has('apf')) {
+      progress(`size ${size}: the fan-out again under a FlowSchema that rejects part of it (429)`);
+      result.apf = await apfFanOut(ctx, targets, size, fan.operator.ms, operator);
+      if (result.apf.error) result.errors.push(`apf: ${result.apf.error}`);
+    }
     if (scenarios.has('rotation')) {
       progress(`size ${size}: rotation`);
       result.rotation = await rotation(ctx, targets, operator);
@@ -107,6 +113,10 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
     }
     if (result.memory) result.memory.peakRssMiB = operator.memory().hwmKiB / 1024;
     await operator.stop();
+    if (scenarios.has('watch')) {
+      result.watch = await watchExpiry(ctx, size, ctx.options.watchChurnSeconds, ctx.options.watchTimeoutSeconds);
+      if (result.watch.error) result.errors.push(`watch: ${result.watch.error}`);
+    }
     if (scenarios.has('failover') && size === ctx.options.sizes[0]) {
       progress(`size ${size}: failover (2 replicas with --leader-elect; once, at the smallest size)`);
       result.failover = await failover(ctx, size);
@@ -138,6 +148,15 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
         progress(`size ${size}: memory, fresh operator over the converged state`);
         result.memory.fresh = await freshStart(ctx, `fresh-${size}`, size);
       }
+      progress(`size ${size}: memory, fresh operator caching objects whole (REGCRED_INFORMER_TRANSFORM=false)`);
+      result.memory.freshUntransformed = await freshStart(ctx, `fresh-untransformed-${size}`, size, { REGCRED_INFORMER_TRANSFORM: 'false' });
+    }
+    if (scenarios.has('multi')) {
+      // Last: it needs the single credential gone, and leaves the namespaces clean.
+      progress(`size ${size}: ${ctx.options.multiCredentials} credentials over the same ${size} namespaces`);
+      await deleteCredentialWithOperator(ctx, size);
+      result.multi = await multiCredential(ctx, targets, size, ctx.options.multiCredentials);
+      if (result.multi.error) result.errors.push(`multi: ${result.multi.error}`);
     }
   } catch (err) {
     result.errors.push(errorMessage(err));
@@ -148,6 +167,19 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
   }
   if (!last) result.cleanup = await cleanUp(ctx, targets, size);
   return result;
+}
+
+/** Deletes the RegistryCredential while an operator runs (its finalizer takes back the Secrets and entries). */
+async function deleteCredentialWithOperator(ctx: BenchContext, size: number): Promise<void> {
+  if ((await credentialStatus(ctx.admin.custom, CREDENTIAL_NAME)) === undefined) return;
+  const operator = startOperator(ctx, `delete-${size}`);
+  try {
+    await operator.cachesSynced(timeoutFor(60_000, 20, size));
+    await deleteCredential(ctx.admin.custom, CREDENTIAL_NAME);
+    await waitUntil('the RegistryCredential to be gone', async () => ((await credentialStatus(ctx.admin.custom, CREDENTIAL_NAME)) === undefined ? true : undefined), timeoutFor(60_000, 60, size), 250);
+  } finally {
+    await operator.stop();
+  }
 }
 
 /** Deletes the RegistryCredential (the operator removes its Secrets and entries) and the namespaces added by the latency scenario. */

@@ -279,11 +279,12 @@ function heapLimitMiB(): number {
 export const main = { run: (flags: RunFlags): Promise<number> => run(flags), local, start };
 export type { Logger };
 
-/** REGCRED_WATCH_TIMEOUT_SECONDS (a whole number of seconds) and REGCRED_WATCH_BOOKMARKS=false: test and benchmark knobs. */
+/** REGCRED_WATCH_TIMEOUT_SECONDS (a whole number of seconds), REGCRED_WATCH_BOOKMARKS=false, REGCRED_INFORMER_TRANSFORM=false: test and benchmark knobs. */
 export function watchOptionsFrom(env: NodeJS.ProcessEnv): WatchOptions {
   const options: WatchOptions = {};
   const timeout = env.REGCRED_WATCH_TIMEOUT_SECONDS?.trim();
   if (timeout && /^[1-9]\d*$/.test(timeout)) options.timeoutSeconds = Number(timeout);
   if (env.REGCRED_WATCH_BOOKMARKS?.trim() === 'false') options.bookmarks = false;
+  if (env.REGCRED_INFORMER_TRANSFORM?.trim() === 'false') options.untransformed = true;
   return options;
 }

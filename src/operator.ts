@@ -134,7 +134,7 @@ export class Operator {
    */
   async start(): Promise<void> {
     const { config, log, clock } = this.deps;
-    const specs = watchSpecs(config.namespace);
+    const specs = watchSpecs(config.namespace, undefined, this.deps.watch?.untransformed === true);
     const credentials = (): readonly RegistryCredential[] => this.view?.credentials() ?? [];
 
     const credentialInformer = this.supervise(specs.credentials, (obj: RegistryCredential & KubernetesObject, deleted) => this.enqueue(keysForCredential(obj, credentials(), deleted)));

@@ -1,6 +1,8 @@
 /** The benchmark's command line: `npm run bench -- [--quick] [--sizes 100,1000,5000] [--scenarios ...]`. */
 
-export const SCENARIOS = ['fanout', 'steady', 'newns', 'rotation', 'refresh', 'memory', 'failover'] as const;
+export const SCENARIOS = ['fanout', 'steady', 'newns', 'rotation', 'refresh', 'memory', 'failover', 'multi', 'apf', 'watch'] as const;
+/** Run only when asked for with --scenarios: each adds minutes, and --quick stays under ~6. */
+export const OPT_IN_SCENARIOS: ReadonlySet<string> = new Set(['multi', 'apf', 'watch']);
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -16,6 +18,11 @@ export interface BenchOptions {
   resyncs: number;
   unrelatedSecrets: number;
   writeConcurrency: number;
+  /** Credentials over the same namespaces in scenario "multi". */
+  multiCredentials: number;
+  /** Scenario "watch": how long unrelated Secrets churn, and how often the API server ends each watch. */
+  watchChurnSeconds: number;
+  watchTimeoutSeconds: number;
   /** Provider refreshes to watch at each size (scenario "refresh"). */
   refreshes: number;
   /** Lifetime of the tokens the local Google endpoint issues; default grows with the size (bench/scenarios/refresh.ts). */
@@ -32,8 +39,14 @@ export const USAGE = `usage: npm run bench -- [options]
                            at 100 and over a sample of 100 at 1,000 (same as --cronjob-full-max 100
                            --cronjob-sample 100; later options override)
   --sizes 100,1000,5000    namespace counts (default 100,1000,5000)
-  --scenarios LIST         any of ${SCENARIOS.join(',')} (default: all); failover runs once,
-                           at the smallest size
+  --scenarios LIST         any of ${SCENARIOS.join(',')} (default: all but
+                           ${[...OPT_IN_SCENARIOS].join(', ')}); failover runs once, at the smallest size.
+                           multi: N credentials over the same namespaces against the floor client; apf: the
+                           fan-out again under a FlowSchema that makes the API server answer part of it 429;
+                           watch: forced watch expiry under churn, with and without bookmarks, relists counted
+  --multi-credentials N    credentials in scenario multi (default 10)
+  --watch-churn S          seconds of churn in scenario watch (default 100)
+  --watch-timeout S        the API server ends each watch after S seconds in scenario watch (default 20)
   --cronjob-full-max N     time the CronJob script over every namespace up to N namespaces (default 1000);
                            above that, time it over a sample and extrapolate (labelled as such)
   --cronjob-sample N       sample size for the extrapolated CronJob figure (default 250)
@@ -53,7 +66,10 @@ export class UsageError extends Error {}
 export function parseArgs(argv: readonly string[]): BenchOptions {
   const options: BenchOptions = {
     sizes: [100, 1000, 5000],
-    scenarios: new Set(SCENARIOS),
+    scenarios: new Set(SCENARIOS.filter((s) => !OPT_IN_SCENARIOS.has(s))),
+    multiCredentials: 10,
+    watchChurnSeconds: 100,
+    watchTimeoutSeconds: 20,
     dir: '.regcred/bench',
     cronjobFullMax: 1000,
     cronjobSample: 250,
@@ -111,6 +127,15 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--new-namespace-rate':
         options.newNamespacesPerSecond = positive(flag, take(), 100);
+        break;
+      case '--multi-credentials':
+        options.multiCredentials = positive(flag, take(), 50);
+        break;
+      case '--watch-churn':
+        options.watchChurnSeconds = positive(flag, take(), 3600);
+        break;
+      case '--watch-timeout':
+        options.watchTimeoutSeconds = positive(flag, take(), 600);
         break;
       case '--refreshes':
         options.refreshes = positive(flag, take(), 100);

@@ -1,5 +1,5 @@
 import { formatSummary, type RequestSummary } from './audit.js';
-import type { BenchResults, FailoverTakeover, FreshStart, HeapMiB, SizeResult, Timed } from './results.js';
+import type { BenchResults, FailoverTakeover, FreshStart, HeapMiB, SizeResult, Timed, WatchRun } from './results.js';
 
 const DID_NOT_CONVERGE = 'did not converge';
 
@@ -14,6 +14,30 @@ function timed(t: Timed | undefined): string {
 
 function ratio(r: number | undefined): string {
   return r === undefined ? '–' : `${r.toFixed(r >= 10 ? 0 : 1)}×`;
+}
+
+function ratioOf(a: number | undefined, b: number | undefined, digits = 1): string {
+  return a === undefined || b === undefined || b === 0 ? '–' : `${(a / b).toFixed(digits)}×`;
+}
+
+/**
+ * Memory per namespace: the fresh operator's RSS difference between consecutive sizes over the namespaces
+ * added, for the transformed caches and (when measured) for objects cached whole.
+ */
+export function perNamespace(results: BenchResults): { size: number; kib: number; wholeKib?: number; text: string }[] {
+  const out: { size: number; kib: number; wholeKib?: number; text: string }[] = [];
+  const sizes = results.sizes.filter((s) => s.memory?.fresh);
+  for (let i = 1; i < sizes.length; i++) {
+    const a = sizes[i - 1]!;
+    const b = sizes[i]!;
+    const n = b.size - a.size;
+    const kib = ((b.memory!.fresh!.rssMiB - a.memory!.fresh!.rssMiB) * 1024) / n;
+    const wa = a.memory?.freshUntransformed?.rssMiB;
+    const wb = b.memory?.freshUntransformed?.rssMiB;
+    const wholeKib = wa === undefined || wb === undefined ? undefined : ((wb - wa) * 1024) / n;
+    out.push({ size: b.size, kib, wholeKib, text: `${kib.toFixed(2)} KiB${wholeKib === undefined ? '' : ` / ${wholeKib.toFixed(2)} KiB`}` });
+  }
+  return out;
 }
 
 function mib(v: number | undefined): string {
@@ -170,6 +194,35 @@ export function rows(results: BenchResults): Row[] {
     out.push(row('Fresh operator: start → "caches synced"', (s) => ms(s.memory?.fresh?.startToCachesSyncedMs)));
     out.push(row('Fresh operator: RSS over converged state', (s) => mib(s.memory?.fresh?.rssMiB)));
     out.push(row('  V8 heap in use / reserved (/metrics)', (s) => heap(s.memory?.fresh?.heap)));
+    if (any((s) => s.memory?.freshUntransformed)) {
+      out.push(row('  baseline: objects cached whole (transform off), RSS', (s) => mib(s.memory?.freshUntransformed?.rssMiB)));
+      out.push(row('  baseline: V8 heap in use / reserved', (s) => heap(s.memory?.freshUntransformed?.heap)));
+      out.push(row('  ratio RSS transformed / whole', (s) => ratioOf(s.memory?.fresh?.rssMiB, s.memory?.freshUntransformed?.rssMiB)));
+    }
+    out.push(row('After the workload / fresh: settled RSS, peak RSS', (s) => {
+      const m = s.memory;
+      const settled = m?.rssAfterNewNamespacesMiB ?? m?.rssAfterRotationMiB;
+      return m?.fresh ? `${ratioOf(settled, m.fresh.rssMiB, 2)}, ${ratioOf(m.peakRssMiB ?? m.peakRssDuringFanOutMiB, m.fresh.rssMiB, 2)}` : '–';
+    }));
+    const slopes = perNamespace(results);
+    if (slopes.length) out.push(row('Memory per namespace, from the size before (transformed / whole)', (s) => slopes.find((x) => x.size === s.size)?.text ?? '–'));
+  }
+  if (any((s) => s.apf)) {
+    out.push(row('Fan-out under a FlowSchema that rejects (429)', (s) => (s.apf ? seconds(s.apf.ms) : '–')));
+    out.push(row('  429 answers / writes, reconcile retries', (s) => (s.apf ? `${s.apf.rejected ?? '–'} / ${total(s.apf.writes)}, ${s.apf.reconcileRetries ?? '–'}` : '–')));
+    out.push(row('  extra time against the fan-out without it', (s) => (s.apf?.extraMs === undefined ? '–' : `+${seconds(s.apf.extraMs)} (${ratio(s.apf.overBaseline)})`)));
+  }
+  if (any((s) => s.watch)) {
+    out.push(row('Forced watch expiry: relists with bookmarks / without', (s) => (s.watch ? `${s.watch.bookmarks?.relists ?? '–'} / ${s.watch.noBookmarks?.relists ?? '–'}` : '–')));
+    out.push(row('  watches resumed / bookmarks received (with bookmarks)', (s) => (s.watch?.bookmarks ? `${s.watch.bookmarks.watches} / ${s.watch.bookmarks.bookmarks}` : '–')));
+  }
+  if (any((s) => s.multi)) {
+    out.push(row('Many credentials: credentials × namespaces (managed Secrets)', (s) => (s.multi ? `${s.multi.credentials} × ${s.multi.namespaces} (${s.multi.secrets})` : '–')));
+    out.push(row('  operator, first apply → every Secret + every entry', (s) => (s.multi ? seconds(s.multi.operatorMs) : '–')));
+    out.push(row('  floor client, the same writes', (s) => (s.multi ? seconds(s.multi.floorMs) : '–')));
+    out.push(row('  ratio operator / floor', (s) => ratio(s.multi?.operatorOverFloor)));
+    out.push(row('  operator writes / floor writes', (s) => (s.multi ? `${total(s.multi.operatorWrites)} / ${total(s.multi.floorWrites)}` : '–')));
+    out.push(row('  operator RSS after converging / peak', (s) => (s.multi ? `${mib(s.multi.rssAfterConvergeMiB)} / ${mib(s.multi.peakRssMiB)}` : '–')));
   }
   return out;
 }
@@ -264,6 +317,31 @@ function details(results: BenchResults): string[] {
       lines.push(
         `- Failover: ${f.replicas} replicas with \`--leader-elect\`, lease duration ${f.leaseDurationS} s, renew deadline ${f.renewDeadlineS} s, retry period ${f.retryPeriodS} s, over the ${f.targets} converged namespaces. ${takeover(f.sigterm)}. ${takeover(f.sigkill)}. ${p ? `Both replicas running, a Google credential over one namespace (${p.tokenLifetimeS} s tokens): ${p.tokenRequests} token requests for ${p.refreshes} refreshes${p.error ? ` (${p.error})` : ''}.` : ''} The ratios are to client-go's theoretical bounds (SIGTERM: one retry period; SIGKILL: lease duration + one retry period), not to a measured baseline. They are nominal: a follower looks every retry period plus up to 1.2 times it (client-go's jitter), and counts the lease from when it *saw* the last renewal, so the worst case within the same semantics is ${seconds(2.2 * f.retryPeriodS * 1000)} after a release and ${seconds((f.leaseDurationS + 2 * 2.2 * f.retryPeriodS) * 1000)} after a kill.${f.error ? ` Error: ${f.error}` : ''}`,
       );
+    }
+    if (s.apf) {
+      const a = s.apf;
+      lines.push(
+        `- API Priority and Fairness: a PriorityLevelConfiguration with nominalConcurrencyShares 1, lendablePercent 0 and limitResponse Reject, and a FlowSchema sending the operator's create/patch/update of Secrets and ServiceAccounts to it; the credential deleted (the operator took its Secrets back) and created again: ${seconds(a.ms)} against ${seconds(a.baselineMs)} without it (${a.detail ?? ''}); ${a.rejected ?? '–'} write requests answered 429, each retried after the Retry-After or backoff; ${a.reconcileRetries ?? '–'} reconciles requeued with backoff; operator writes: ${a.writes ? formatSummary(a.writes) : '–'}.${a.error ? ` Error: ${a.error}` : ''}`,
+      );
+    }
+    if (s.watch) {
+      const w = s.watch;
+      const run = (r: WatchRun | undefined): string =>
+        r ? `${r.relists} relists (${Object.entries(r.relistsByInformer).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}), ${r.watches} watch requests, ${r.bookmarks} bookmarks, ${mib(r.rssMiB)} RSS` : '–';
+      lines.push(
+        `- Forced watch expiry: two fresh operators over the converged state, the API server ending every watch after ${w.watchTimeoutS} s (REGCRED_WATCH_TIMEOUT_SECONDS), for ${w.durationS} s while ${w.churnWrites} writes to unrelated Secrets moved the API server's watch window on. With bookmarks (the default): ${run(w.bookmarks)}. Without (REGCRED_WATCH_BOOKMARKS=false): ${run(w.noBookmarks)}.${w.error ? ` Error: ${w.error}` : ''}`,
+      );
+    }
+    if (s.multi) {
+      const m = s.multi;
+      lines.push(
+        `- Many credentials: ${m.credentials} static RegistryCredentials created one after the other, all selecting the same ${m.namespaces} namespaces: operator ${seconds(m.operatorMs)} (${m.detail ?? ''}), operator CPU ${cpu(m.cpuS)}; floor client (the same ${m.secrets} creates and ${m.secrets} ServiceAccount merge patches, ${m.credentials} in order per namespace, namespaces 8 at a time) ${seconds(m.floorMs)}; operator writes: ${m.operatorWrites ? formatSummary(m.operatorWrites) : '–'}; floor writes: ${m.floorWrites ? formatSummary(m.floorWrites) : '–'}.${m.error ? ` Error: ${m.error}` : ''}`,
+      );
+    }
+    if (s.memory?.freshUntransformed) {
+      const f = s.memory.fresh;
+      const w = s.memory.freshUntransformed;
+      lines.push(`- Fresh operators over the converged state: transformed caches ${mib(f?.rssMiB)} RSS (heap ${heap(f?.heap)}, caches synced ${ms(f?.startToCachesSyncedMs)} after spawn), objects cached whole ${mib(w.rssMiB)} (heap ${heap(w.heap)}, ${ms(w.startToCachesSyncedMs)}); cached objects ${formatCached(f?.cached)}.`);
     }
     if (s.cleanup) lines.push(`- Cleanup before the next size (delete the RegistryCredential, operator removes Secrets and entries): ${timed(s.cleanup)}`);
     for (const e of s.errors) lines.push(`- **Error:** ${e}`);

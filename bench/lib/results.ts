@@ -138,6 +138,8 @@ export interface MemoryResult {
   peakRssMiB?: number;
   /** A fresh operator over the converged state. */
   fresh?: FreshStart;
+  /** The same, caching objects whole (REGCRED_INFORMER_TRANSFORM=false): what the informer transforms save. */
+  freshUntransformed?: FreshStart;
   unrelated?: {
     secrets: number;
     namespaces: number;
@@ -208,7 +210,70 @@ export interface FailoverResult {
   error?: string;
 }
 
+/** Many credentials over the same namespaces (scenario "multi"). */
+export interface MultiResult {
+  credentials: number;
+  namespaces: number;
+  /** Managed Secrets at the end: credentials × namespaces. */
+  secrets: number;
+  timeoutMs: number;
+  /** Create of the first credential → every Secret and every ServiceAccount entry in place. */
+  operatorMs?: number;
+  /** The same writes from a minimal client (one create per Secret, one merge patch per entry). */
+  floorMs?: number;
+  operatorOverFloor?: number;
+  operatorWrites?: RequestSummary;
+  floorWrites?: RequestSummary;
+  cpuS?: number;
+  rssAfterConvergeMiB?: number;
+  peakRssMiB?: number;
+  detail?: string;
+  error?: string;
+}
+
+/** The fan-out again under a FlowSchema that makes the API server answer part of it with 429 (scenario "apf"). */
+export interface ApfResult {
+  namespaces: number;
+  /** The same fan-out without the FlowSchema (scenario "fanout", same size). */
+  baselineMs?: number;
+  ms?: number;
+  timeoutMs: number;
+  extraMs?: number;
+  overBaseline?: number;
+  writes?: RequestSummary;
+  /** Write requests the API server answered 429 (audit log); each was retried later. */
+  rejected?: number;
+  /** Reconciles requeued with backoff (regcred_queue_retries_total) over the fan-out. */
+  reconcileRetries?: number;
+  detail?: string;
+  error?: string;
+}
+
+/** One operator's informers over the watch-expiry window. */
+export interface WatchRun {
+  lists: number;
+  relists: number;
+  watches: number;
+  bookmarks: number;
+  relistsByInformer: Record<string, number>;
+  rssMiB: number;
+  cpuS: number;
+}
+
+/** Forced watch expiry with and without bookmarks (scenario "watch"). */
+export interface WatchExpiryResult {
+  durationS: number;
+  watchTimeoutS: number;
+  churnWrites: number;
+  bookmarks?: WatchRun;
+  noBookmarks?: WatchRun;
+  error?: string;
+}
+
 export interface SizeResult {
+  multi?: MultiResult;
+  apf?: ApfResult;
+  watch?: WatchExpiryResult;
   size: number;
   setup: { createNamespacesMs: number; defaultServiceAccountsMs: number };
   fanout?: FanOutResult;

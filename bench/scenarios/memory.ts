@@ -19,8 +19,8 @@ function mean(values: readonly number[]): number {
  * synced", then, once its first reconcile has had time to finish, the median
  * of five VmRSS samples half a second apart.
  */
-export async function freshStart(ctx: BenchContext, label: string, size: number): Promise<FreshStart> {
-  const operator = startOperator(ctx, label);
+export async function freshStart(ctx: BenchContext, label: string, size: number, env: NodeJS.ProcessEnv = {}): Promise<FreshStart> {
+  const operator = startOperator(ctx, label, 'info', [], env);
   try {
     const startToCachesSyncedMs = await operator.cachesSynced(timeoutFor(60_000, 20, size));
     const line = operator.lines.find((l) => l.line.msg === 'caches synced')?.line;

@@ -19,8 +19,8 @@ export interface WatchSpecs {
   sourceSecrets: WatchSpec<V1Secret>;
 }
 
-export function watchSpecs(operatorNamespace: string, interner: DataInterner = new DataInterner()): WatchSpecs {
-  return {
+export function watchSpecs(operatorNamespace: string, interner: DataInterner = new DataInterner(), untransformed = false): WatchSpecs {
+  const specs: WatchSpecs = {
     credentials: { name: 'registrycredentials', path: `/apis/${GROUP}/${VERSION}/${PLURAL}`, transform: stripManagedFields },
     namespaces: { name: 'namespaces', path: '/api/v1/namespaces', transform: transformNamespace },
     // Only Secrets carrying our label: a cluster's other Secrets are never listed or held in memory.
@@ -32,6 +32,15 @@ export function watchSpecs(operatorNamespace: string, interner: DataInterner = n
     },
     serviceAccounts: { name: 'serviceaccounts', path: '/api/v1/serviceaccounts', transform: transformServiceAccount },
     sourceSecrets: { name: 'source-secrets', path: `/api/v1/namespaces/${operatorNamespace}/secrets`, transform: stripManagedFields },
+  };
+  if (!untransformed) return specs;
+  const whole = <T extends KubernetesObject>(raw: KubernetesObject): T => raw as T;
+  return {
+    credentials: { ...specs.credentials, transform: whole },
+    namespaces: { ...specs.namespaces, transform: whole },
+    managedSecrets: { ...specs.managedSecrets, transform: whole },
+    serviceAccounts: { ...specs.serviceAccounts, transform: whole },
+    sourceSecrets: { ...specs.sourceSecrets, transform: whole },
   };
 }
 

@@ -64,6 +64,8 @@ export interface WatchOptions {
   bookmarks?: boolean;
   /** A fixed server-side timeout instead of a random 5–10 minutes: to end watches often in a test. */
   timeoutSeconds?: number;
+  /** Cache objects whole, as sent (default false). Only for the benchmark to measure what the transforms save. */
+  untransformed?: boolean;
 }
 
 export interface ListWatchSpec<T extends KubernetesObject> {

@@ -30,12 +30,36 @@ export interface AccountResult {
 
 export class Executor {
   private readonly pool: ReturnType<typeof pLimit>;
+  /** The last edit queued for each ServiceAccount (namespace/name), across all reconciles. */
+  private readonly accountTails = new Map<string, Promise<void>>();
 
   constructor(
     private readonly writer: KubeWriter,
     writeConcurrency: number,
+    /** The freshest view of a ServiceAccount: the cache with our own recent writes laid over it. */
+    private readonly latestServiceAccount?: (namespace: string, name: string) => ServiceAccountView | undefined,
   ) {
     this.pool = pLimit(writeConcurrency);
+  }
+
+  /**
+   * Runs edits of one ServiceAccount one after the other, whichever credentials' reconciles they come from:
+   * with ten credentials on the same default ServiceAccounts, their patches (each conditional on the
+   * resourceVersion) would otherwise race each other, and every loser pays a 409, a GET and another patch.
+   * Waiting edits hold no write slot.
+   */
+  private oneAtATime<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.accountTails.get(key) ?? Promise.resolve();
+    const run = previous.then(task);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.accountTails.set(key, tail);
+    void tail.then(() => {
+      if (this.accountTails.get(key) === tail) this.accountTails.delete(key);
+    });
+    return run;
   }
 
   async addFinalizer(credential: RegistryCredential): Promise<'added' | 'gone'> {
@@ -114,12 +138,13 @@ export class Executor {
 
   /** Read-modify-write with a resourceVersion precondition: on 409 re-read and recompute, so a concurrent writer's entries are never lost. */
   editServiceAccounts(edits: readonly AccountEdit[], log: Logger): Promise<AccountResult[]> {
-    return Promise.all(edits.map((edit) => this.pool(() => this.editServiceAccount(edit, log))));
+    return Promise.all(edits.map((edit) => this.oneAtATime(`${edit.sa.namespace}/${edit.sa.name}`, () => this.pool(() => this.editServiceAccount(edit, log)))));
   }
 
   private async editServiceAccount(edit: AccountEdit, log: Logger): Promise<AccountResult> {
     const wantsEntry = edit.add !== undefined;
-    let sa: ServiceAccountView = edit.sa;
+    // An edit that waited for another credential's sees what that one wrote (the write is in the view).
+    let sa: ServiceAccountView = this.latestServiceAccount?.(edit.sa.namespace, edit.sa.name) ?? edit.sa;
     for (let attempt = 0; attempt <= SERVICE_ACCOUNT_RETRIES; attempt++) {
       const change = accountChange(sa, edit);
       if (!change) return { edit, carries: wantsEntry, failed: false };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { adminConnection, startOperator, uniqueName, waitFor, type OperatorProcess } from '../support/cluster.js';
-import { annotateNamespace, labelNamespace, operatorWrites, pullSecretNames, readServiceAccount, sleep, waitForCondition, TestResources } from '../support/fixtures.js';
+import { annotateNamespace, auditEvents, labelNamespace, OPERATOR_USER, operatorWrites, pullSecretNames, readServiceAccount, sleep, waitForCondition, TestResources } from '../support/fixtures.js';
 import { parseExposition, samplesOf } from '../support/prometheus.js';
 
 /**
@@ -148,4 +148,30 @@ describe('namespace events', () => {
     ).toEqual([`create secrets ${c} 201`, 'patch serviceaccounts default 200']);
     expect(writes.filter((w) => w.objectRef?.resource === 'registrycredentials' && w.objectRef.name !== c)).toEqual([]);
   }, 150_000);
+});
+
+describe('many credentials on the same ServiceAccounts', () => {
+  it('their edits take turns: every ServiceAccount gets every entry with one patch each and no 409', async () => {
+    const src = await resources.source({ username: 'robot', password: uniqueName('pw') });
+    const namespaces: string[] = [];
+    for (let i = 0; i < 3; i++) namespaces.push(await resources.namespace('many'));
+    for (const ns of namespaces) await waitFor('default SA', () => readServiceAccount(ns));
+    const since = auditEvents().length;
+    const names = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => resources.credential({ static: { registry: `r${i}.example.com`, credentialsSecretRef: { name: src } }, namespaces: { names: namespaces } }, 'many')),
+    );
+    for (const name of names) await waitForCondition(name, 'Ready', 'True');
+    for (const ns of namespaces) {
+      await waitFor('all six entries', async () => {
+        const listed = pullSecretNames(await readServiceAccount(ns));
+        return names.every((n) => listed.includes(n)) ? true : undefined;
+      });
+    }
+    await settledReconciles();
+    const patches = auditEvents()
+      .slice(since)
+      .filter((e) => e.user.username === OPERATOR_USER && e.verb === 'patch' && e.objectRef?.resource === 'serviceaccounts' && namespaces.includes(e.objectRef.namespace ?? ''));
+    expect(patches.filter((e) => e.responseStatus?.code === 409)).toEqual([]);
+    for (const ns of namespaces) expect(patches.filter((e) => e.objectRef?.namespace === ns)).toHaveLength(6);
+  }, 120_000);
 });

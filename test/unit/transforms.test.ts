@@ -138,5 +138,6 @@ describe('watchOptionsFrom', () => {
     expect(watchOptionsFrom({ REGCRED_WATCH_TIMEOUT_SECONDS: '30', REGCRED_WATCH_BOOKMARKS: 'false' })).toEqual({ timeoutSeconds: 30, bookmarks: false });
     expect(watchOptionsFrom({ REGCRED_WATCH_TIMEOUT_SECONDS: '0', REGCRED_WATCH_BOOKMARKS: 'no' })).toEqual({});
     expect(watchOptionsFrom({ REGCRED_WATCH_TIMEOUT_SECONDS: '1.5' })).toEqual({});
+    expect(watchOptionsFrom({ REGCRED_INFORMER_TRANSFORM: 'false' })).toEqual({ untransformed: true });
   });
 });
