@@ -24,11 +24,11 @@ import {
 import { deploymentNodeOptions } from './lib/deployment.js';
 import { describeMachine } from './lib/machine.js';
 import type { OperatorProcess } from './lib/operator.js';
-import { benchmarksMarkdown, describeKeptRun, withKeptRuns, type KeptRun } from './lib/benchmarks-md.js';
+import { benchmarksMarkdown, describeKeptRun, goalsBlock, withKeptRuns, type KeptRun } from './lib/benchmarks-md.js';
 import { markdownReport, textTable } from './lib/report.js';
 import type { BenchResults, SizeResult } from './lib/results.js';
 import { cronjobKubeconfig } from './lib/setup.js';
-import { errorMessage, progress, repoRoot, waitUntil } from './lib/util.js';
+import { errorMessage, progress, repoRoot, sleep, waitUntil } from './lib/util.js';
 import { failover } from './scenarios/failover.js';
 import { fanOut, waitForCleanState } from './scenarios/fanout.js';
 import { freshStart, unrelatedSecrets } from './scenarios/memory.js';
@@ -111,7 +111,14 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
         result.memory.heapAfterNewNamespaces = await operator.heapMiB();
       }
     }
-    if (result.memory) result.memory.peakRssMiB = operator.memory().hwmKiB / 1024;
+    if (result.memory) {
+      result.memory.peakRssMiB = operator.memory().hwmKiB / 1024;
+      // Settled: the same process after 30 s with nothing to do (V8's memory reducer runs once allocation stops).
+      progress(`size ${size}: memory, letting the long-running process settle for 30 s`);
+      await sleep(30_000);
+      result.memory.rssSettledMiB = operator.memory().rssKiB / 1024;
+      result.memory.heapSettled = await operator.heapMiB();
+    }
     await operator.stop();
     if (scenarios.has('watch')) {
       result.watch = await watchExpiry(ctx, size, ctx.options.watchChurnSeconds, ctx.options.watchTimeoutSeconds);
@@ -254,7 +261,7 @@ async function main(argv: readonly string[]): Promise<number> {
     await install.installIntoCluster(installer).finally(() => installer.close());
     const admin = clients(cp.kubeconfig);
     const machine = await describeMachine(admin.kc, root);
-    const operatorNodeOptions = deploymentNodeOptions(root);
+    const operatorNodeOptions = options.nodeOptions ?? deploymentNodeOptions(root);
     const ctx: BenchContext = {
       root,
       operatorDist,
@@ -304,7 +311,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const benchmarksPath = join(root, 'BENCHMARKS.md');
     writeFileSync(
       benchmarksPath,
-      options.saveAs ? withKeptRuns(readFileSync(benchmarksPath, 'utf8'), kept) : benchmarksMarkdown(results, markdown, kept),
+      options.saveAs ? withKeptRuns(readFileSync(benchmarksPath, 'utf8'), kept) : benchmarksMarkdown(results, markdown, kept, goalsBlock(readFileSync(benchmarksPath, 'utf8'))),
     );
     process.stdout.write(`\n${textTable(results)}\n\n`);
     process.stdout.write(

@@ -18,6 +18,10 @@ export interface BenchOptions {
   resyncs: number;
   unrelatedSecrets: number;
   writeConcurrency: number;
+  /** Instead of the Deployment's NODE_OPTIONS, to try a setting (the report says which ran). */
+  nodeOptions?: string;
+  /** Extra environment for every operator process (NAME=VALUE), e.g. MALLOC_ARENA_MAX=2, to try a setting. */
+  operatorEnv: Record<string, string>;
   /** Credentials over the same namespaces in scenario "multi". */
   multiCredentials: number;
   /** Scenario "watch": how long unrelated Secrets churn, and how often the API server ends each watch. */
@@ -45,6 +49,8 @@ export const USAGE = `usage: npm run bench -- [options]
                            fan-out again under a FlowSchema that makes the API server answer part of it 429;
                            watch: forced watch expiry under churn, with and without bookmarks, relists counted
   --multi-credentials N    credentials in scenario multi (default 10)
+  --node-options "..."     NODE_OPTIONS for every operator process instead of the Deployment's (to try a setting)
+  --operator-env NAME=V    extra environment for every operator process (repeatable; to try a setting)
   --watch-churn S          seconds of churn in scenario watch (default 100)
   --watch-timeout S        the API server ends each watch after S seconds in scenario watch (default 20)
   --cronjob-full-max N     time the CronJob script over every namespace up to N namespaces (default 1000);
@@ -68,6 +74,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     sizes: [100, 1000, 5000],
     scenarios: new Set(SCENARIOS.filter((s) => !OPT_IN_SCENARIOS.has(s))),
     multiCredentials: 10,
+    operatorEnv: {},
     watchChurnSeconds: 100,
     watchTimeoutSeconds: 20,
     dir: '.regcred/bench',
@@ -128,6 +135,16 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case '--new-namespace-rate':
         options.newNamespacesPerSecond = positive(flag, take(), 100);
         break;
+      case '--node-options':
+        options.nodeOptions = take();
+        break;
+      case '--operator-env': {
+        const pair = take();
+        const eq = pair.indexOf('=');
+        if (eq < 1) throw new UsageError(`--operator-env "${pair}" must be NAME=VALUE`);
+        options.operatorEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
+        break;
+      }
       case '--multi-credentials':
         options.multiCredentials = positive(flag, take(), 50);
         break;

@@ -60,7 +60,17 @@ export function withKeptRuns(benchmarks: string, runs: readonly KeptRun[]): stri
 }
 
 /** BENCHMARKS.md: how the figures are made, the kept runs, then the latest run's report as it is. */
-export function benchmarksMarkdown(results: BenchResults, latest: string, kept: readonly KeptRun[] = []): string {
+const GOALS_BEGIN = '<!-- footprint and scale: written by hand from kept runs, carried over by npm run bench -->';
+const GOALS_END = '<!-- end of footprint and scale -->';
+
+/** The hand-written block between the goals markers of an existing BENCHMARKS.md, markers included. */
+export function goalsBlock(benchmarks: string): string | undefined {
+  const begin = benchmarks.indexOf(GOALS_BEGIN);
+  const end = benchmarks.indexOf(GOALS_END);
+  return begin < 0 || end < begin ? undefined : benchmarks.slice(begin, end + GOALS_END.length);
+}
+
+export function benchmarksMarkdown(results: BenchResults, latest: string, kept: readonly KeptRun[] = [], goals?: string): string {
   const m = results.machine;
   return `# Benchmarks
 
@@ -153,6 +163,27 @@ shipped Deployment sets. Writes are counted from the audit log by user name.
    up to 1.2 times it (client-go's jitter), and counts the lease from when it *saw* the last renewal, which
    can be one such look after the kill; so a ratio above 1 can still be within the semantics (worst case
    2.2 retry periods after a release, lease duration + 4.4 retry periods after a kill: 4.4 s and 23.8 s here).
+8. **Informer caches** (with 5). Beside each fresh operator, another one over the same state caches every
+   object whole, as the API server sends it (\`REGCRED_INFORMER_TRANSFORM=false\`): the baseline for what the
+   informer transforms save. Memory per namespace is the fresh RSS difference between consecutive sizes over
+   the namespaces added. "After the workload / fresh" divides the long-running process's RSS after the
+   fan-out, rotation and new namespaces (settled) and its VmHWM (peak) by the fresh process's RSS.
+9. **Many credentials** (\`--scenarios multi\`, only on request). \`--multi-credentials\` (10) static
+   RegistryCredentials created one after the other, all selecting the same N namespaces: N × 10 managed
+   Secrets and 10 entries on every default ServiceAccount. Against a floor client making exactly the same
+   writes (one create per Secret, one merge patch per entry, the entries of a namespace in order).
+10. **API Priority and Fairness** (\`--scenarios apf\`, only on request). Right after the fan-out, the credential
+   is deleted (the operator takes its Secrets and entries back) and created again under a FlowSchema that
+   sends the operator's Secret and ServiceAccount writes to a PriorityLevelConfiguration with
+   \`nominalConcurrencyShares: 1\`, \`lendablePercent: 0\` and \`limitResponse: Reject\`: the API server
+   answers part of the writes 429. Reported: its time against the fan-out without it, the 429s (audit log)
+   and the reconciles requeued with backoff (\`regcred_queue_retries_total\`).
+11. **Forced watch expiry** (\`--scenarios watch\`, only on request). Two fresh operators over the converged
+   state, each with its watches ended by the API server every \`--watch-timeout\` seconds
+   (\`REGCRED_WATCH_TIMEOUT_SECONDS\`), one asking for bookmarks (the default) and one not
+   (\`REGCRED_WATCH_BOOKMARKS=false\`), while unrelated Secrets change for \`--watch-churn\` seconds so the
+   API server's watch window (75 s of events, at least 100) moves past the resourceVersion of a quiet watch.
+   Relists, watch requests and bookmarks are read from each operator's \`regcred_informer_*_total\`.
 A figure that did not converge within its (size-scaled) timeout is printed as "did not converge".
 
 ## Reading the figures
@@ -165,6 +196,8 @@ A figure that did not converge within its (size-scaled) timeout is printed as "d
   process holding the same caches needs.
 - Writes are counted per identity from the audit log, so "operator writes" never includes the benchmark's
   own requests (the floor client writes as the operator's identity, but at a different time).
+
+${goals ?? `${GOALS_BEGIN}\n${GOALS_END}`}
 
 ${keptRunsSection(kept)}
 

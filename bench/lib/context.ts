@@ -39,7 +39,7 @@ export function startOperator(ctx: BenchContext, label: string, logLevel: 'info'
     label,
     logLevel,
     extraArgs,
-    env: { NODE_OPTIONS: ctx.operatorNodeOptions, ...env },
+    env: { NODE_OPTIONS: ctx.operatorNodeOptions, ...ctx.options.operatorEnv, ...env },
   });
   ctx.operators.add(op);
   void op.exited.then(() => ctx.operators.delete(op));

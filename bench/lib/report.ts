@@ -199,9 +199,13 @@ export function rows(results: BenchResults): Row[] {
       out.push(row('  baseline: V8 heap in use / reserved', (s) => heap(s.memory?.freshUntransformed?.heap)));
       out.push(row('  ratio RSS transformed / whole', (s) => ratioOf(s.memory?.fresh?.rssMiB, s.memory?.freshUntransformed?.rssMiB)));
     }
+    if (any((s) => s.memory?.rssSettledMiB)) {
+      out.push(row('  same process settled (30 s idle): RSS', (s) => mib(s.memory?.rssSettledMiB)));
+      out.push(row('  V8 heap in use / reserved, settled', (s) => heap(s.memory?.heapSettled)));
+    }
     out.push(row('After the workload / fresh: settled RSS, peak RSS', (s) => {
       const m = s.memory;
-      const settled = m?.rssAfterNewNamespacesMiB ?? m?.rssAfterRotationMiB;
+      const settled = m?.rssSettledMiB ?? m?.rssAfterNewNamespacesMiB ?? m?.rssAfterRotationMiB;
       return m?.fresh ? `${ratioOf(settled, m.fresh.rssMiB, 2)}, ${ratioOf(m.peakRssMiB ?? m.peakRssDuringFanOutMiB, m.fresh.rssMiB, 2)}` : '–';
     }));
     const slopes = perNamespace(results);
@@ -359,7 +363,12 @@ export function markdownReport(results: BenchResults): string {
     '',
     `Machine: ${m.nproc} CPUs (nproc), ${m.memTotalGiB} GiB memory, ${m.cpuModel}; Linux ${m.kernel}; Node ${m.node}; kubectl ${m.kubectl}; local control plane ${m.kubernetes}: kube-apiserver, etcd and controller manager in one process, audit log on.`,
     '',
-    ...(results.operatorNodeOptions ? [`Every operator process ran with \`NODE_OPTIONS=${results.operatorNodeOptions}\`, as the Deployment in config/manager/deployment.yaml sets it.`, ''] : []),
+    ...(results.operatorNodeOptions
+      ? [
+          `Every operator process ran with \`NODE_OPTIONS=${results.operatorNodeOptions}\`${results.options.nodeOptions ? ' (--node-options, not the Deployment\'s)' : ', as the Deployment in config/manager/deployment.yaml sets it'}${Object.keys((results.options.operatorEnv as Record<string, string> | undefined) ?? {}).length ? ` and ${Object.entries(results.options.operatorEnv as Record<string, string>).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (--operator-env)` : ''}.`,
+          '',
+        ]
+      : []),
     markdownTable(results),
     '',
     ...unrelatedSection(results),

@@ -136,6 +136,9 @@ export interface MemoryResult {
   rssAfterNewNamespacesMiB?: number;
   heapAfterNewNamespaces?: HeapMiB;
   peakRssMiB?: number;
+  /** The same process after 30 s with nothing to do, once the workload is over. */
+  rssSettledMiB?: number;
+  heapSettled?: HeapMiB;
   /** A fresh operator over the converged state. */
   fresh?: FreshStart;
   /** The same, caching objects whole (REGCRED_INFORMER_TRANSFORM=false): what the informer transforms save. */

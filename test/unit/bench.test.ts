@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { parseArgs, UsageError } from '../../bench/lib/args.js';
-import { benchmarksMarkdown, describeKeptRun, withKeptRuns } from '../../bench/lib/benchmarks-md.js';
+import { benchmarksMarkdown, describeKeptRun, goalsBlock, withKeptRuns } from '../../bench/lib/benchmarks-md.js';
 import { deploymentNodeOptions } from '../../bench/lib/deployment.js';
-import { markdownReport, rows } from '../../bench/lib/report.js';
-import type { BenchResults, FailoverResult, RefreshResult, SizeResult } from '../../bench/lib/results.js';
+import { markdownReport, perNamespace, rows } from '../../bench/lib/report.js';
+import type { BenchResults, FailoverResult, FreshStart, RefreshResult, SizeResult } from '../../bench/lib/results.js';
 import { percentile } from '../../bench/lib/util.js';
 import { failoverBoundMs, FAILOVER_TIMING } from '../../bench/scenarios/failover.js';
 import { tokenLifetimeFor } from '../../bench/scenarios/refresh.js';
@@ -198,5 +198,43 @@ describe('the operator the benchmark runs', () => {
   it('says so in the report', () => {
     const r = { ...results([]), operatorNodeOptions: '--max-old-space-size=320' };
     expect(markdownReport(r)).toContain('Every operator process ran with `NODE_OPTIONS=--max-old-space-size=320`');
+  });
+});
+
+describe('bench: footprint and scale', () => {
+  const fresh = (rssMiB: number): FreshStart => ({ startToCachesSyncedMs: 1000, rssMiB, rssSamplesMiB: [rssMiB] });
+
+  it('memory per namespace is the fresh RSS difference between sizes over the namespaces added, for both caches', () => {
+    const r = results([
+      { size: 1000, setup: { createNamespacesMs: 0, defaultServiceAccountsMs: 0 }, errors: [], memory: { fresh: fresh(150), freshUntransformed: fresh(152) } },
+      { size: 5000, setup: { createNamespacesMs: 0, defaultServiceAccountsMs: 0 }, errors: [], memory: { fresh: fresh(160), freshUntransformed: fresh(180) } },
+    ]);
+    const slopes = perNamespace(r);
+    expect(slopes).toHaveLength(1);
+    expect(slopes[0]!.size).toBe(5000);
+    expect(slopes[0]!.kib).toBeCloseTo((10 * 1024) / 4000);
+    expect(slopes[0]!.wholeKib).toBeCloseTo((28 * 1024) / 4000);
+    expect(rows(r).find((row) => row.metric.startsWith('Memory per namespace'))?.cells).toEqual(['–', '2.56 KiB / 7.17 KiB']);
+  });
+
+  it('the workload ratio divides the settled and the peak RSS by the fresh one', () => {
+    const r = results([{ size: 100, setup: { createNamespacesMs: 0, defaultServiceAccountsMs: 0 }, errors: [], memory: { fresh: fresh(100), rssSettledMiB: 110, peakRssMiB: 125 } }]);
+    expect(cell(r, 'After the workload / fresh: settled RSS, peak RSS')).toBe('1.10×, 1.25×');
+  });
+
+  it('the scenarios that add minutes run only when asked for', () => {
+    expect([...parseArgs([]).scenarios]).not.toEqual(expect.arrayContaining(['multi']));
+    expect([...parseArgs(['--quick']).scenarios].some((s) => ['multi', 'apf', 'watch'].includes(s))).toBe(false);
+    expect([...parseArgs(['--scenarios', 'multi,apf,watch']).scenarios]).toEqual(['multi', 'apf', 'watch']);
+    expect(parseArgs(['--node-options=--max-semi-space-size=2', '--operator-env', 'MALLOC_ARENA_MAX=2']).operatorEnv).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(() => parseArgs(['--operator-env', 'NOEQUALS'])).toThrow(UsageError);
+  });
+
+  it('BENCHMARKS.md keeps its hand-written footprint block across a rewrite', () => {
+    const block = '<!-- footprint and scale: written by hand from kept runs, carried over by npm run bench -->\nfigures\n<!-- end of footprint and scale -->';
+    const before = benchmarksMarkdown(results([]), 'latest', [], block);
+    expect(goalsBlock(before)).toBe(block);
+    const rewritten = benchmarksMarkdown(results([]), 'latest', [], goalsBlock(before));
+    expect(rewritten).toContain('\nfigures\n');
   });
 });
