@@ -21,7 +21,7 @@ import {
   waitForDefaultServiceAccounts,
   deleteNamespacesAndWait,
 } from './lib/kube.js';
-import { deploymentNodeOptions } from './lib/deployment.js';
+import { deploymentNodeOptions, deploymentRuntimeEnv } from './lib/deployment.js';
 import { describeMachine } from './lib/machine.js';
 import type { OperatorProcess } from './lib/operator.js';
 import { benchmarksMarkdown, describeKeptRun, goalsBlock, withKeptRuns, type KeptRun } from './lib/benchmarks-md.js';
@@ -262,6 +262,8 @@ async function main(argv: readonly string[]): Promise<number> {
     const admin = clients(cp.kubeconfig);
     const machine = await describeMachine(admin.kc, root);
     const operatorNodeOptions = options.nodeOptions ?? deploymentNodeOptions(root);
+    // The Deployment's other runtime settings (MALLOC_ARENA_MAX) unless --operator-env says otherwise.
+    options.operatorEnv = { ...deploymentRuntimeEnv(root), ...options.operatorEnv };
     const ctx: BenchContext = {
       root,
       operatorDist,

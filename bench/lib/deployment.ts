@@ -15,3 +15,16 @@ export function deploymentNodeOptions(root: string): string {
   if (value === undefined) throw new Error(`${path}: the operator container sets no NODE_OPTIONS; the benchmark runs the operator with the Deployment's`);
   return value;
 }
+
+/**
+ * The other plain environment values the Deployment gives the operator container (MALLOC_ARENA_MAX), which
+ * shape its memory as NODE_OPTIONS does; values from fields (POD_NAME, POD_NAMESPACE) are the benchmark's own.
+ */
+export function deploymentRuntimeEnv(root: string): Record<string, string> {
+  const path = join(root, 'config', 'manager', 'deployment.yaml');
+  const deployment = load(readFileSync(path, 'utf8')) as V1Deployment;
+  const container = deployment.spec?.template.spec?.containers.find((c) => c.name === 'operator');
+  const env: Record<string, string> = {};
+  for (const e of container?.env ?? []) if (e.value !== undefined && e.name !== 'NODE_OPTIONS') env[e.name] = e.value;
+  return env;
+}

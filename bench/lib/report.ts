@@ -365,7 +365,7 @@ export function markdownReport(results: BenchResults): string {
     '',
     ...(results.operatorNodeOptions
       ? [
-          `Every operator process ran with \`NODE_OPTIONS=${results.operatorNodeOptions}\`${results.options.nodeOptions ? ' (--node-options, not the Deployment\'s)' : ', as the Deployment in config/manager/deployment.yaml sets it'}${Object.keys((results.options.operatorEnv as Record<string, string> | undefined) ?? {}).length ? ` and ${Object.entries(results.options.operatorEnv as Record<string, string>).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (--operator-env)` : ''}.`,
+          `Every operator process ran with \`NODE_OPTIONS=${results.operatorNodeOptions}\`${results.options.nodeOptions ? ' (--node-options, not the Deployment\'s)' : ', as the Deployment in config/manager/deployment.yaml sets it'}${Object.keys((results.options.operatorEnv as Record<string, string> | undefined) ?? {}).length ? ` and ${Object.entries(results.options.operatorEnv as Record<string, string>).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (the Deployment's, or --operator-env)` : ''}.`,
           '',
         ]
       : []),

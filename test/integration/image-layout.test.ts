@@ -115,7 +115,8 @@ describe('the Dockerfile runtime stage, reproduced without Docker', () => {
       const field = e.valueFrom?.fieldRef?.fieldPath;
       env[e.name] = field === 'metadata.namespace' ? OPERATOR_NAMESPACE : field === 'metadata.name' ? podName : e.value;
     }
-    expect(env.NODE_OPTIONS).toMatch(/^--max-old-space-size=\d+$/);
+    expect(env.NODE_OPTIONS).toMatch(/^--max-old-space-size=\d+ --max-semi-space-size=2$/);
+    expect(env.MALLOC_ARENA_MAX).toBe('2');
     expect(env.NODE_ENV).toBe('production');
 
     // The kubeconfig stands in for the in-cluster ServiceAccount: the operator's context is its identity.

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { parseArgs, UsageError } from '../../bench/lib/args.js';
 import { benchmarksMarkdown, describeKeptRun, goalsBlock, withKeptRuns } from '../../bench/lib/benchmarks-md.js';
-import { deploymentNodeOptions } from '../../bench/lib/deployment.js';
+import { deploymentNodeOptions, deploymentRuntimeEnv } from '../../bench/lib/deployment.js';
 import { markdownReport, perNamespace, rows } from '../../bench/lib/report.js';
 import type { BenchResults, FailoverResult, FreshStart, RefreshResult, SizeResult } from '../../bench/lib/results.js';
 import { percentile } from '../../bench/lib/util.js';
@@ -192,7 +192,8 @@ describe('BENCHMARKS.md and kept runs', () => {
 describe('the operator the benchmark runs', () => {
   it('gets the NODE_OPTIONS of the shipped Deployment', () => {
     const root = new URL('../..', import.meta.url).pathname;
-    expect(deploymentNodeOptions(root)).toMatch(/^--max-old-space-size=\d+$/);
+    expect(deploymentNodeOptions(root)).toMatch(/^--max-old-space-size=\d+ --max-semi-space-size=2$/);
+    expect(deploymentRuntimeEnv(root)).toEqual({ MALLOC_ARENA_MAX: '2' });
   });
 
   it('says so in the report', () => {

@@ -64,21 +64,27 @@ describe('charts/regcred-operator', () => {
       ['400000Ki', '198'],
     ])('resources.limits.memory %s gives %s', async (limit, heap) => {
       const { objects } = await renderChart(['--set-string', `resources.limits.memory=${limit}`]);
-      expect(envValue(container(objects), 'NODE_OPTIONS')).toBe(`--max-old-space-size=${heap}`);
+      expect(envValue(container(objects), 'NODE_OPTIONS')).toBe(`--max-old-space-size=${heap} --max-semi-space-size=2`);
     });
 
     it('is 320 with the default limit, the value config/manager/deployment.yaml sets', async () => {
       const { objects } = await renderChart();
       const c = container(objects);
       expect(c.resources?.limits?.memory).toBe('512Mi');
-      expect(envValue(c, 'NODE_OPTIONS')).toBe('--max-old-space-size=320');
+      expect(envValue(c, 'NODE_OPTIONS')).toBe('--max-old-space-size=320 --max-semi-space-size=2');
+    });
+
+    it('always a 2 MiB young generation and two malloc arenas, as config/manager/deployment.yaml', async () => {
+      const c = container((await renderChart()).objects);
+      expect(envValue(c, 'MALLOC_ARENA_MAX')).toBe('2');
+      expect(envValue(container((await renderChart(['--set', 'resources.limits=null'])).objects), 'MALLOC_ARENA_MAX')).toBe('2');
     });
 
     it('heapSizeMiB overrides it; no memory limit and no heapSizeMiB sets no cap', async () => {
-      expect(envValue(container((await renderChart(['--set', 'heapSizeMiB=1000'])).objects), 'NODE_OPTIONS')).toBe('--max-old-space-size=1000');
+      expect(envValue(container((await renderChart(['--set', 'heapSizeMiB=1000'])).objects), 'NODE_OPTIONS')).toBe('--max-old-space-size=1000 --max-semi-space-size=2');
       const unlimited = container((await renderChart(['--set', 'resources.limits=null'])).objects);
       expect(unlimited.resources?.limits).toBeUndefined();
-      expect(envValue(unlimited, 'NODE_OPTIONS')).toBeUndefined();
+      expect(envValue(unlimited, 'NODE_OPTIONS')).toBe('--max-semi-space-size=2');
     });
 
     it('refuses a limit that leaves the heap too little', async () => {
@@ -119,7 +125,7 @@ describe('charts/regcred-operator', () => {
       const { objects } = await renderChart(['--set', 'replicas=1', '--set', 'leaderElection.enabled=false']);
       const c = container(objects);
       expect(c.args).toEqual(['run']);
-      expect(c.env?.map((e) => e.name)).toEqual(['POD_NAMESPACE', 'NODE_OPTIONS']);
+      expect(c.env?.map((e) => e.name)).toEqual(['POD_NAMESPACE', 'NODE_OPTIONS', 'MALLOC_ARENA_MAX']);
       expect(JSON.stringify(find(objects, 'Role'))).not.toContain('leases');
       expect(find<Deployment>(objects, 'Deployment').spec.strategy).toEqual({ type: 'Recreate' });
       expect(objects.filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
@@ -153,7 +159,7 @@ describe('charts/regcred-operator', () => {
     );
     expect(c.volumeMounts).toContainEqual({ name: 'registry-ca', mountPath: '/etc/regcred/registry-ca', readOnly: true });
     expect(deployment.spec.template.spec.volumes).toContainEqual({ name: 'registry-ca', configMap: { name: 'registry-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
-    expect(envValue(c, 'NODE_OPTIONS')).toBe('--max-old-space-size=576');
+    expect(envValue(c, 'NODE_OPTIONS')).toBe('--max-old-space-size=576 --max-semi-space-size=2');
     expect(envValue(c, 'HTTPS_PROXY')).toBe('http://proxy.example:3128');
     expect(find(objects, 'ServiceAccount').metadata.annotations).toEqual({
       'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/regcred-operator',
