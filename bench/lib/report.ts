@@ -177,6 +177,11 @@ export function rows(results: BenchResults): Row[] {
         both(s, (t) => (t.refresh ? `${Number(t.refresh.callsPerInterval.toFixed(1))}` : '–')),
       ),
     );
+    out.push(
+      row('  refreshes done per interval (operator: per credential; ESO: per ExternalSecret)', (s) =>
+        both(s, (t) => (t.refresh ? `${Number((t.refresh.refreshes / t.refresh.intervals).toFixed(1))}` : '–')),
+      ),
+    );
     out.push(row('  API writes during fan-out', (s) => both(s, (t) => total(t.fanOut?.writes))));
     out.push(row('  API writes per refresh interval, converged', (s) => both(s, (t) => (t.refresh ? String(Math.round(t.refresh.writesPerInterval)) : '–'))));
     out.push(row('  RSS after converging', (s) => both(s, (t) => mib(t.fanOut?.rssMiB))));
@@ -252,7 +257,7 @@ function peerSection(results: BenchResults): string[] {
   const lines: string[] = [
     `### external-secrets beside the operator (scenario peer)`,
     '',
-    `The same end state from two tools, one after the other, each from a clean state: in every labelled namespace a \`kubernetes.io/dockerconfigjson\` Secret whose \`auths\` entry for \`${first.registry}\` holds the ECR token moto ${first.motoVersion} issues (valid = the document decodes and its username, password and auth are the issued token; moto answers every GetAuthorizationToken for an account with the same token, \`<account>-auth-token\`, so refreshes do not change the bytes). moto counts every GetAuthorizationToken it answers; writes and reads come from the audit log by user name; RSS and peak RSS (VmRSS, VmHWM) from /proc/<pid>/status. Both refresh every ${first.refreshIntervalS} s: external-secrets by its \`refreshInterval\`, the operator by \`refresh.schedule\` (its ECR token would otherwise be refreshed at half its 12 h life). After convergence each runs two refresh intervals with nothing changed; calls and writes in that window are divided by the intervals it spans.`,
+    `The same end state from two tools, one after the other, each from a clean state: in every labelled namespace a \`kubernetes.io/dockerconfigjson\` Secret whose \`auths\` entry for \`${first.registry}\` holds the ECR token moto ${first.motoVersion} issues (valid = the document decodes and its username, password and auth are the issued token; moto answers every GetAuthorizationToken for an account with the same token, \`<account>-auth-token\`, so refreshes do not change the bytes). moto counts every GetAuthorizationToken it answers; writes and reads come from the audit log by user name; RSS and peak RSS (VmRSS, VmHWM) from /proc/<pid>/status. Both refresh every ${first.refreshIntervalS} s: external-secrets by its \`refreshInterval\`, the operator by \`refresh.schedule\` (its ECR token would otherwise be refreshed at half its 12 h life). After convergence each runs two refresh intervals with nothing changed; calls and writes in that window are divided by the intervals it spans. The operator refreshes a credential once for all its namespaces; ESO refreshes each ExternalSecret (one per namespace) on its own, calling the generator each time, one reconcile at a time with its default \`--concurrent 1\`: when N reconciles take longer than the interval, fewer than N refreshes fit in one, and each ExternalSecret is refreshed less often than its \`refreshInterval\` asks (the refreshes-per-interval row shows it).`,
     '',
     `- **regcred-operator**: ${sizes[0]!.peer.operator?.config ?? '–'}. It also lists the Secret in each namespace's \`default\` ServiceAccount; its writes include those patches.`,
     `- **external-secrets ${first.esoVersion}**: ${sizes.map((s) => s.peer.eso?.config).find(Boolean) ?? '–'}. **It does not patch ServiceAccounts**: pods must name the Secret in \`imagePullSecrets\` themselves (or another tool must add it).`,
@@ -275,6 +280,8 @@ function peerSection(results: BenchResults): string[] {
       `| create → also every default ServiceAccount entry | ${cell(o, (t) => seconds(t.fanOut?.withServiceAccountsMs))} | does not patch ServiceAccounts |`,
       `| GetAuthorizationToken calls during fan-out (moto) | ${cell(o, (t) => String(t.fanOut?.providerCalls ?? '–'))} | ${cell(e, (t) => String(t.fanOut?.providerCalls ?? '–'))} |`,
       `| GetAuthorizationToken calls per ${p.refreshIntervalS} s refresh interval | ${cell(o, refreshCalls)} | ${cell(e, refreshCalls)} |`,
+      `| refreshes done per ${p.refreshIntervalS} s interval (status writes: the operator's per credential, ESO's per ExternalSecret) | ${cell(o, refreshCount)} | ${cell(e, refreshCount)} |`,
+      `| GetAuthorizationToken calls per refresh done | ${cell(o, perRefresh)} | ${cell(e, perRefresh)} |`,
       `| API writes during fan-out | ${cell(o, (t) => total(t.fanOut?.writes))} | ${cell(e, (t) => total(t.fanOut?.writes))} |`,
       `| API reads during fan-out | ${cell(o, (t) => total(t.fanOut?.reads))} | ${cell(e, (t) => total(t.fanOut?.reads))} |`,
       `| API writes per refresh interval, converged | ${cell(o, refreshWrites)} | ${cell(e, refreshWrites)} |`,
@@ -302,6 +309,15 @@ function peerSection(results: BenchResults): string[] {
 
 function refreshCalls(t: PeerToolResult): string {
   return t.refresh ? `${Number(t.refresh.callsPerInterval.toFixed(1))} (${t.refresh.providerCalls} in ${seconds(t.refresh.windowMs)})` : '–';
+}
+
+function refreshCount(t: PeerToolResult): string {
+  const r = t.refresh;
+  return r ? `${Number((r.refreshes / r.intervals).toFixed(1))} (${r.refreshes} \`${r.refreshWrite}\` in ${seconds(r.windowMs)})` : '–';
+}
+
+function perRefresh(t: PeerToolResult): string {
+  return t.refresh?.callsPerRefresh === undefined ? '–' : String(Number(t.refresh.callsPerRefresh.toFixed(2)));
 }
 
 function refreshWrites(t: PeerToolResult): string {

@@ -254,6 +254,10 @@ export interface PeerToolResult {
     intervals: number;
     providerCalls: number;
     callsPerInterval: number;
+    /** Refreshes done in the window, counted as the status writes that end them (refreshWrite, from the audit log). */
+    refreshes: number;
+    refreshWrite: string;
+    callsPerRefresh?: number;
     writes: RequestSummary;
     writesPerInterval: number;
     reads: RequestSummary;

@@ -459,6 +459,7 @@ async function refreshWindow(
   user: string,
   check: () => Promise<number>,
   memory: () => { rssKiB: number; hwmKiB: number },
+  refreshWrite: string,
 ): Promise<NonNullable<PeerToolResult['refresh']>> {
   const windowMs = WINDOW_INTERVALS * REFRESH_INTERVAL_S * 1000;
   const mark = auditMark(ctx.auditLog);
@@ -481,7 +482,13 @@ async function refreshWindow(
   await sleep(1000);
   const { writes, reads } = requestsSince(ctx, mark, user);
   const intervals = elapsed / (REFRESH_INTERVAL_S * 1000);
+  // Each refresh ends in one status write: the operator's of the RegistryCredential (all namespaces at once),
+  // ESO's of one ExternalSecret (one namespace).
+  const refreshes = writes.byKind[refreshWrite] ?? 0;
   return {
+    refreshes,
+    refreshWrite,
+    callsPerRefresh: refreshes > 0 ? providerCalls / refreshes : undefined,
     intervalS: REFRESH_INTERVAL_S,
     windowMs: elapsed,
     intervals,
@@ -549,7 +556,7 @@ async function runOperatorSide(ctx: BenchContext, targets: Targets, size: number
     if (outcome.ms === undefined) throw new StageError('operator fan-out', `did not converge within ${Math.round(timeoutMs / 1000)} s (${result.fanOut.detail})`);
     progress(`size ${size}: peer: operator, watching ${WINDOW_INTERVALS} refresh intervals of ${REFRESH_INTERVAL_S} s`);
     const op = operator;
-    result.refresh = await refreshWindow(ctx, moto, OPERATOR_USER, () => secretsReady(ctx, targets, OPERATOR_CREDENTIAL, selector), () => op.memory());
+    result.refresh = await refreshWindow(ctx, moto, OPERATOR_USER, () => secretsReady(ctx, targets, OPERATOR_CREDENTIAL, selector), () => op.memory(), 'patch registrycredentials/status');
     result.peakRssMiB = operator.memory().hwmKiB / MiB;
     result.warnings = operator.warnings().length;
     const status = await credentialStatus(ctx.admin.custom, OPERATOR_CREDENTIAL);
@@ -707,7 +714,7 @@ async function runEsoSide(ctx: BenchContext, targets: Targets, size: number, mot
 
     stage = 'refresh window';
     progress(`size ${size}: peer: external-secrets, watching ${WINDOW_INTERVALS} refresh intervals of ${REFRESH_INTERVAL_S} s`);
-    result.refresh = await refreshWindow(ctx, moto, ESO_USER, () => secretsReady(ctx, targets, ESO_NAME, selector), () => proc.memory());
+    result.refresh = await refreshWindow(ctx, moto, ESO_USER, () => secretsReady(ctx, targets, ESO_NAME, selector), () => proc.memory(), 'update externalsecrets/status');
     result.peakRssMiB = eso.memory().hwmKiB / MiB;
     result.warnings = eso.errors().length;
     result.proxy = { tunnels: proxy.tunnels, requests: proxy.requests, refused: [...proxy.refused] };
