@@ -266,6 +266,7 @@ export interface PeerToolResult {
     validitySamples: number;
     rssMiB?: number;
   };
+  /** VmHWM at the end, or the largest VmRSS sampled if higher (the kernel updates VmHWM lazily). */
   peakRssMiB?: number;
   /** Operator: lines at warn or above; ESO: lines at error level. */
   warnings?: number;

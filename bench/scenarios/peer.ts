@@ -557,7 +557,7 @@ async function runOperatorSide(ctx: BenchContext, targets: Targets, size: number
     progress(`size ${size}: peer: operator, watching ${WINDOW_INTERVALS} refresh intervals of ${REFRESH_INTERVAL_S} s`);
     const op = operator;
     result.refresh = await refreshWindow(ctx, moto, OPERATOR_USER, () => secretsReady(ctx, targets, OPERATOR_CREDENTIAL, selector), () => op.memory(), 'patch registrycredentials/status');
-    result.peakRssMiB = operator.memory().hwmKiB / MiB;
+    result.peakRssMiB = peakMiB(operator.memory(), result);
     result.warnings = operator.warnings().length;
     const status = await credentialStatus(ctx.admin.custom, OPERATOR_CREDENTIAL);
     result.status = status ? { syncedNamespaces: status.syncedNamespaces, patchedServiceAccounts: status.patchedServiceAccounts, ready: status.conditions?.find((c) => c.type === 'Ready')?.status } : undefined;
@@ -715,7 +715,7 @@ async function runEsoSide(ctx: BenchContext, targets: Targets, size: number, mot
     stage = 'refresh window';
     progress(`size ${size}: peer: external-secrets, watching ${WINDOW_INTERVALS} refresh intervals of ${REFRESH_INTERVAL_S} s`);
     result.refresh = await refreshWindow(ctx, moto, ESO_USER, () => secretsReady(ctx, targets, ESO_NAME, selector), () => proc.memory(), 'update externalsecrets/status');
-    result.peakRssMiB = eso.memory().hwmKiB / MiB;
+    result.peakRssMiB = peakMiB(eso.memory(), result);
     result.warnings = eso.errors().length;
     result.proxy = { tunnels: proxy.tunnels, requests: proxy.requests, refused: [...proxy.refused] };
 
@@ -741,6 +741,11 @@ async function runEsoSide(ctx: BenchContext, targets: Targets, size: number, mot
     await deleteClusterObject(ctx, 'generators.external-secrets.io', 'v1alpha1', 'clustergenerators', ESO_NAME).catch(() => undefined);
   }
   return result;
+}
+
+/** VmHWM, or the largest VmRSS sampled if that is higher (the kernel updates the high-water mark lazily). */
+function peakMiB(now: { rssKiB: number; hwmKiB: number }, t: PeerToolResult): number {
+  return Math.max(now.hwmKiB / MiB, now.rssKiB / MiB, t.fanOut?.rssMiB ?? 0, t.refresh?.rssMiB ?? 0);
 }
 
 function failure(err: unknown, stage: string): PeerFailure {
