@@ -33,6 +33,7 @@ import { failover } from './scenarios/failover.js';
 import { fanOut, waitForCleanState } from './scenarios/fanout.js';
 import { freshStart, unrelatedSecrets } from './scenarios/memory.js';
 import { newNamespaceName, newNamespaces } from './scenarios/newns.js';
+import { peer } from './scenarios/peer.js';
 import { providerRefresh, type GoogleSetup } from './scenarios/refresh.js';
 import { rotation } from './scenarios/rotation.js';
 import { apfFanOut, multiCredential, watchExpiry } from './scenarios/scale.js';
@@ -87,6 +88,20 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
   let operator: OperatorProcess | undefined;
   let google: GoogleSetup | undefined;
   try {
+    if (scenarios.has('peer')) {
+      // First, from the clean state: it removes what it publishes before the operator's static fan-out.
+      progress(`size ${size}: peer (external-secrets beside the operator, ECR tokens from moto)`);
+      result.peer = await peer(ctx, targets, size);
+      // external-secrets failing to build or run is reported in its own section, not as a failure of the run.
+      for (const [what, failure] of [
+        ['peer', result.peer.error],
+        ['peer, operator', result.peer.operator?.error],
+      ] as const) {
+        if (failure) result.errors.push(`${what}: ${failure.stage}: ${failure.message}${failure.command ? ` (command: ${failure.command})` : ''}`);
+      }
+    }
+    // Every other scenario starts from the operator's static fan-out.
+    if (![...scenarios].some((s) => s !== 'peer')) return result;
     const { result: fan, run } = await fanOut(ctx, targets, size, scenarios.has('fanout'));
     result.fanout = fan;
     operator = run.operator;

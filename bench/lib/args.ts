@@ -1,9 +1,14 @@
 /** The benchmark's command line: `npm run bench -- [--quick] [--sizes 100,1000,5000] [--scenarios ...]`. */
 
-export const SCENARIOS = ['fanout', 'steady', 'newns', 'rotation', 'refresh', 'memory', 'failover', 'multi', 'apf', 'watch'] as const;
+export const SCENARIOS = ['fanout', 'steady', 'newns', 'rotation', 'refresh', 'memory', 'failover', 'multi', 'apf', 'watch', 'peer'] as const;
 /** Run only when asked for with --scenarios: each adds minutes, and --quick stays under ~6. */
-export const OPT_IN_SCENARIOS: ReadonlySet<string> = new Set(['multi', 'apf', 'watch']);
+export const OPT_IN_SCENARIOS: ReadonlySet<string> = new Set(['multi', 'apf', 'watch', 'peer']);
 export type Scenario = (typeof SCENARIOS)[number];
+/**
+ * Without --scenarios. "peer" (external-secrets beside the operator) is left out: it adds about 5 minutes per
+ * size (two refresh windows of 2 minutes and ESO's fan-out) and, on the first run, an 8-minute Go build.
+ */
+export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => !OPT_IN_SCENARIOS.has(s));
 
 export interface BenchOptions {
   sizes: number[];
@@ -47,7 +52,9 @@ export const USAGE = `usage: npm run bench -- [options]
                            ${[...OPT_IN_SCENARIOS].join(', ')}); failover runs once, at the smallest size.
                            multi: N credentials over the same namespaces against the floor client; apf: the
                            fan-out again under a FlowSchema that makes the API server answer part of it 429;
-                           watch: forced watch expiry under churn, with and without bookmarks, relists counted
+                           watch: forced watch expiry under churn, with and without bookmarks, relists counted;
+                           peer: builds external-secrets v0.16.2 from Go (once, cached in .regcred/peers/) and
+                           compares it with the operator on ECR tokens from moto
   --multi-credentials N    credentials in scenario multi (default 10)
   --node-options "..."     NODE_OPTIONS for every operator process instead of the Deployment's (to try a setting)
   --operator-env NAME=V    extra environment for every operator process (repeatable; to try a setting)
@@ -72,7 +79,7 @@ export class UsageError extends Error {}
 export function parseArgs(argv: readonly string[]): BenchOptions {
   const options: BenchOptions = {
     sizes: [100, 1000, 5000],
-    scenarios: new Set(SCENARIOS.filter((s) => !OPT_IN_SCENARIOS.has(s))),
+    scenarios: new Set(DEFAULT_SCENARIOS),
     multiCredentials: 10,
     operatorEnv: {},
     watchChurnSeconds: 100,

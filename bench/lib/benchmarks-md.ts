@@ -18,7 +18,7 @@ const KEPT_END = '<!-- end of kept runs -->';
 export function describeKeptRun(file: string, report: string): KeptRun {
   const date = /^## Results \(([^)]*)\)/m.exec(report)?.[1] ?? 'date unknown';
   const command = /^Command: `([^`]*)`/m.exec(report)?.[1] ?? 'command unknown';
-  const highlights = failoverHighlights(report);
+  const highlights = failoverHighlights(report) ?? peerHighlights(report);
   return { file, date, command, ...(highlights ? { highlights } : {}) };
 }
 
@@ -35,6 +35,15 @@ function failoverHighlights(report: string): string | undefined {
     ...(calls ? [`token requests per refresh with 2 replicas: ${calls}`] : []),
   ];
   return `failover: ${parts.join('; ')}`;
+}
+
+/** The peer scenario's first row (bench/scenarios/peer.ts), as one line for the list of kept runs. */
+function peerHighlights(report: string): string | undefined {
+  const row = /^\| Peer, ECR via moto \(operator \/ external-secrets\)[^|]*\|(.*)\|$/m.exec(report)?.[1];
+  const sizes = [...report.matchAll(/^\| \| ((?:\d+ namespaces \| ?)+)/gm)][0]?.[1]?.split('|').map((c) => c.trim()).filter(Boolean);
+  if (!row || !sizes) return undefined;
+  const cells = row.split('|').map((c) => c.trim());
+  return `external-secrets v0.16.2 beside the operator, create → valid ECR pull Secret in every namespace (operator / ESO): ${sizes.map((size, i) => `${size}: ${cells[i] ?? '–'}`).join('; ')}`;
 }
 
 function keptRunsSection(runs: readonly KeptRun[]): string {
@@ -184,6 +193,11 @@ shipped Deployment sets. Writes are counted from the audit log by user name.
    (\`REGCRED_WATCH_BOOKMARKS=false\`), while unrelated Secrets change for \`--watch-churn\` seconds so the
    API server's watch window (75 s of events, at least 100) moves past the resourceVersion of a quiet watch.
    Relists, watch requests and bookmarks are read from each operator's \`regcred_informer_*_total\`.
+12. **external-secrets beside the operator** (scenario \`peer\`, only with \`--scenarios peer\`). external-secrets
+   v0.16.2, built from its Go module (bench/peer/external-secrets), and the operator each publish an ECR pull
+   Secret from moto into the N namespaces, one after the other; timed to every namespace holding the token moto
+   issued, then two 60 s refresh intervals: GetAuthorizationToken calls counted by moto, writes by the audit
+   log, RSS. See that section of a report that ran it.
 A figure that did not converge within its (size-scaled) timeout is printed as "did not converge".
 
 ## Reading the figures

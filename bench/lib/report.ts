@@ -1,5 +1,5 @@
 import { formatSummary, type RequestSummary } from './audit.js';
-import type { BenchResults, FailoverTakeover, FreshStart, HeapMiB, SizeResult, Timed, WatchRun } from './results.js';
+import type { BenchResults, FailoverTakeover, FreshStart, HeapMiB, PeerResult, PeerToolResult, SizeResult, Timed, WatchRun } from './results.js';
 
 const DID_NOT_CONVERGE = 'did not converge';
 
@@ -183,6 +183,34 @@ export function rows(results: BenchResults): Row[] {
       }),
     );
   }
+  if (any((s) => s.peer)) {
+    const both = (s: SizeResult, cell: (t: PeerToolResult) => string): string => {
+      const p = s.peer;
+      if (!p) return '–';
+      return `${peerCell(p.operator, cell)} / ${peerCell(p.eso, cell)}`;
+    };
+    out.push(
+      row('Peer, ECR via moto (operator / external-secrets): create → valid Secret in every ns', (s) =>
+        both(s, (t) => (t.fanOut ? seconds(t.fanOut.ms) : '–')),
+      ),
+    );
+    out.push(row('  operator: also every default SA entry (ESO patches no SAs)', (s) => (s.peer?.operator?.fanOut ? seconds(s.peer.operator.fanOut.withServiceAccountsMs) : '–')));
+    out.push(row('  GetAuthorizationToken calls during fan-out', (s) => both(s, (t) => (t.fanOut ? String(t.fanOut.providerCalls) : '–'))));
+    out.push(
+      row('  GetAuthorizationToken calls per refresh interval', (s) =>
+        both(s, (t) => (t.refresh ? `${Number(t.refresh.callsPerInterval.toFixed(1))}` : '–')),
+      ),
+    );
+    out.push(
+      row('  refreshes done per interval (operator: per credential; ESO: per ExternalSecret)', (s) =>
+        both(s, (t) => (t.refresh ? `${Number((t.refresh.refreshes / t.refresh.intervals).toFixed(1))}` : '–')),
+      ),
+    );
+    out.push(row('  API writes during fan-out', (s) => both(s, (t) => total(t.fanOut?.writes))));
+    out.push(row('  API writes per refresh interval, converged', (s) => both(s, (t) => (t.refresh ? String(Math.round(t.refresh.writesPerInterval)) : '–'))));
+    out.push(row('  RSS after converging', (s) => both(s, (t) => mib(t.fanOut?.rssMiB))));
+    out.push(row('  peak RSS (VmHWM)', (s) => both(s, (t) => mib(t.peakRssMiB))));
+  }
   if (any((s) => s.memory)) {
     out.push(row('Operator RSS after converging (fan-out process)', (s) => mib(s.memory?.rssAfterConvergeMiB)));
     out.push(row('  V8 heap in use / reserved then (/metrics)', (s) => heap(s.memory?.heapAfterConverge)));
@@ -269,6 +297,92 @@ function unrelatedSection(results: BenchResults): string[] {
     );
   }
   return lines;
+}
+
+/** A peer figure, or what stopped the tool before it. */
+function peerCell(t: PeerToolResult | undefined, cell: (t: PeerToolResult) => string): string {
+  if (!t) return 'not run';
+  if (t.error && !t.fanOut) return `failed (${t.error.stage})`;
+  return cell(t);
+}
+
+function peerSection(results: BenchResults): string[] {
+  const sizes = results.sizes.filter((s): s is SizeResult & { peer: PeerResult } => s.peer !== undefined);
+  if (sizes.length === 0) return [];
+  const first = sizes[0]!.peer;
+  const build = sizes.map((s) => s.peer.esoBuild).find((b) => b !== undefined && !b.cached) ?? sizes.map((s) => s.peer.esoBuild).find((b) => b !== undefined);
+  const lines: string[] = [
+    `### external-secrets beside the operator (scenario peer)`,
+    '',
+    `The same end state from two tools, one after the other, each from a clean state: in every labelled namespace a \`kubernetes.io/dockerconfigjson\` Secret whose \`auths\` entry for \`${first.registry}\` holds the ECR token moto ${first.motoVersion} issues (valid = the document decodes and its username, password and auth are the issued token; moto answers every GetAuthorizationToken for an account with the same token, \`<account>-auth-token\`, so refreshes do not change the bytes). moto counts every GetAuthorizationToken it answers; writes and reads come from the audit log by user name; RSS and peak RSS (VmRSS, VmHWM) from /proc/<pid>/status. Both refresh every ${first.refreshIntervalS} s: external-secrets by its \`refreshInterval\`, the operator by \`refresh.schedule\` (its ECR token would otherwise be refreshed at half its 12 h life). After convergence each runs two refresh intervals with nothing changed; calls and writes in that window are divided by the intervals it spans. The operator refreshes a credential once for all its namespaces; ESO refreshes each ExternalSecret (one per namespace) on its own, calling the generator each time, one reconcile at a time with its default \`--concurrent 1\`: when N reconciles take longer than the interval, fewer than N refreshes fit in one, and each ExternalSecret is refreshed less often than its \`refreshInterval\` asks (the refreshes-per-interval row shows it).`,
+    '',
+    `- **regcred-operator**: ${sizes[0]!.peer.operator?.config ?? '–'}. It also lists the Secret in each namespace's \`default\` ServiceAccount; its writes include those patches.`,
+    `- **external-secrets ${first.esoVersion}**: ${sizes.map((s) => s.peer.eso?.config).find(Boolean) ?? '–'}. **It does not patch ServiceAccounts**: pods must name the Secret in \`imagePullSecrets\` themselves (or another tool must add it).`,
+    `- Built from its Go module by bench/peer/external-secrets (our main module importing \`github.com/external-secrets/external-secrets/cmd/controller\`, with the module's \`replace\` of sprig repeated): ${build ? `${build.cached ? `cached binary \`${build.binary}\`` : `built in ${seconds(build.ms)}`} (${build.goVersion ?? 'go version unknown'}; \`${build.command}\`)` : 'not built'}. CRDs: ${first.esoCrds ? `${first.esoCrds.installed} from the module's deploy/crds/bundle.yaml (${first.esoCrds.conversionWebhooksStripped} conversion webhooks stripped${first.esoCrds.typedFields.length ? `; this API server rejected ${first.esoCrds.typedFields.length} of them for fields with \`x-kubernetes-preserve-unknown-fields\` and no type, which got \`type: object\`: ${first.esoCrds.typedFields.join('; ')}` : ''})` : 'not installed'}.`,
+    `- ECR endpoint: ${first.esoEndpointOverride}. The operator reads AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL_STS (moto's URL).`,
+    `- AWS credentials: the operator reads static keys from a Secret (credentialsSecretRef). ${first.esoAuth}`,
+    '',
+  ];
+  for (const s of sizes) {
+    const p = s.peer;
+    const o = p.operator;
+    const e = p.eso;
+    const cell = (t: PeerToolResult | undefined, pick: (t: PeerToolResult) => string): string => peerCell(t, pick);
+    lines.push(
+      `**${s.size} namespaces**`,
+      '',
+      '| | regcred-operator | external-secrets |',
+      '|---|---:|---:|',
+      `| create → valid Secret in every namespace | ${cell(o, (t) => seconds(t.fanOut?.ms))} | ${cell(e, (t) => seconds(t.fanOut?.ms))} |`,
+      `| create → also every default ServiceAccount entry | ${cell(o, (t) => seconds(t.fanOut?.withServiceAccountsMs))} | does not patch ServiceAccounts |`,
+      `| GetAuthorizationToken calls during fan-out (moto) | ${cell(o, (t) => String(t.fanOut?.providerCalls ?? '–'))} | ${cell(e, (t) => String(t.fanOut?.providerCalls ?? '–'))} |`,
+      `| GetAuthorizationToken calls per ${p.refreshIntervalS} s refresh interval | ${cell(o, refreshCalls)} | ${cell(e, refreshCalls)} |`,
+      `| refreshes done per ${p.refreshIntervalS} s interval (status writes: the operator's per credential, ESO's per ExternalSecret) | ${cell(o, refreshCount)} | ${cell(e, refreshCount)} |`,
+      `| GetAuthorizationToken calls per refresh done | ${cell(o, perRefresh)} | ${cell(e, perRefresh)} |`,
+      `| API writes during fan-out | ${cell(o, (t) => total(t.fanOut?.writes))} | ${cell(e, (t) => total(t.fanOut?.writes))} |`,
+      `| API reads during fan-out | ${cell(o, (t) => total(t.fanOut?.reads))} | ${cell(e, (t) => total(t.fanOut?.reads))} |`,
+      `| API writes per refresh interval, converged | ${cell(o, refreshWrites)} | ${cell(e, refreshWrites)} |`,
+      `| fewest namespaces with a valid Secret during the window | ${cell(o, validity)} | ${cell(e, validity)} |`,
+      `| RSS after converging / after the window | ${cell(o, (t) => `${mib(t.fanOut?.rssMiB)} / ${mib(t.refresh?.rssMiB)}`)} | ${cell(e, (t) => `${mib(t.fanOut?.rssMiB)} / ${mib(t.refresh?.rssMiB)}`)} |`,
+      `| peak RSS (VmHWM) | ${cell(o, (t) => mib(t.peakRssMiB))} | ${cell(e, (t) => mib(t.peakRssMiB))} |`,
+      '',
+    );
+    for (const t of [o, e]) {
+      if (!t) continue;
+      const parts: string[] = [];
+      if (t.fanOut) parts.push(`fan-out writes: ${formatSummary(t.fanOut.writes)}; reads: ${formatSummary(t.fanOut.reads)}; ${t.fanOut.polls} list polls (one every ${ms(t.fanOut.meanPollPeriodMs)})`);
+      if (t.refresh) parts.push(`window of ${seconds(t.refresh.windowMs)} (${t.refresh.intervals.toFixed(2)} intervals): ${t.refresh.providerCalls} GetAuthorizationToken, writes: ${formatSummary(t.refresh.writes)}; reads: ${formatSummary(t.refresh.reads)}`);
+      if (t.startToWorkersMs !== undefined) parts.push(`start → workers started ${ms(t.startToWorkersMs)}`);
+      if (t.proxy) parts.push(`the HTTPS proxy opened ${t.proxy.tunnels} tunnels to the ECR API and forwarded ${t.proxy.requests} requests${t.proxy.refused.length ? `; refused ${t.proxy.refused.join(', ')}` : ''}`);
+      if (t.warnings !== undefined) parts.push(`${t.tool.startsWith('regcred') ? 'warnings' : 'error lines'} logged: ${t.warnings}`);
+      if (t.error) parts.push(`**failed at ${t.error.stage}**: ${t.error.message}${t.error.command ? ` (command: \`${t.error.command}\`)` : ''}`);
+      lines.push(`- ${t.tool} (as \`${t.user}\`): ${parts.join('; ')}.`);
+    }
+    if (p.error) lines.push(`- **The scenario could not run: ${p.error.stage}**: ${p.error.message}${p.error.command ? ` (command: \`${p.error.command}\`)` : ''}.`);
+    lines.push('');
+  }
+  return lines;
+}
+
+function refreshCalls(t: PeerToolResult): string {
+  return t.refresh ? `${Number(t.refresh.callsPerInterval.toFixed(1))} (${t.refresh.providerCalls} in ${seconds(t.refresh.windowMs)})` : '–';
+}
+
+function refreshCount(t: PeerToolResult): string {
+  const r = t.refresh;
+  return r ? `${Number((r.refreshes / r.intervals).toFixed(1))} (${r.refreshes} \`${r.refreshWrite}\` in ${seconds(r.windowMs)})` : '–';
+}
+
+function perRefresh(t: PeerToolResult): string {
+  return t.refresh?.callsPerRefresh === undefined ? '–' : String(Number(t.refresh.callsPerRefresh.toFixed(2)));
+}
+
+function refreshWrites(t: PeerToolResult): string {
+  return t.refresh ? `${Math.round(t.refresh.writesPerInterval)} (${t.refresh.writes.total} in ${seconds(t.refresh.windowMs)})` : '–';
+}
+
+function validity(t: PeerToolResult): string {
+  return t.refresh?.minValidSecrets === undefined ? '–' : `${t.refresh.minValidSecrets} (${t.refresh.validitySamples} samples)`;
 }
 
 function formatCached(cached: Record<string, number> | undefined): string {
@@ -372,6 +486,7 @@ export function markdownReport(results: BenchResults): string {
     markdownTable(results),
     '',
     ...unrelatedSection(results),
+    ...peerSection(results),
     ...details(results),
   ].join('\n');
 }

@@ -273,6 +273,95 @@ export interface WatchExpiryResult {
   error?: string;
 }
 
+/** What failed when a peer could not be built or run: the stage, the command when there was one, the error. */
+export interface PeerFailure {
+  stage: string;
+  command?: string;
+  message: string;
+}
+
+export interface PeerBuild {
+  /** Relative to the repository root. */
+  binary: string;
+  /** The binary was already there (built by an earlier run); then ms is absent. */
+  cached: boolean;
+  ms?: number;
+  command: string;
+  goVersion?: string;
+}
+
+/** One tool in the peer scenario: its fan-out from create to every namespace holding a valid pull Secret, then a refresh window. */
+export interface PeerToolResult {
+  tool: string;
+  /** The audit log user its requests are counted under. */
+  user: string;
+  /** Whether it also lists the Secret in each namespace's default ServiceAccount (ESO does not patch ServiceAccounts). */
+  patchesServiceAccounts: boolean;
+  config: string;
+  command?: string;
+  startToWorkersMs?: number;
+  /** ms: from the create request to the first list poll showing the valid Secret in every namespace (Secrets only). */
+  fanOut?: Timed & {
+    /** The operator: Secrets and the default ServiceAccounts' entries. */
+    withServiceAccountsMs?: number;
+    polls: number;
+    meanPollPeriodMs?: number;
+    /** GetAuthorizationToken calls moto answered from the create request to convergence. */
+    providerCalls: number;
+    writes: RequestSummary;
+    reads: RequestSummary;
+    rssMiB?: number;
+  };
+  /** After convergence, nothing changed, for a few refresh intervals. */
+  refresh?: {
+    intervalS: number;
+    windowMs: number;
+    intervals: number;
+    providerCalls: number;
+    callsPerInterval: number;
+    /** Refreshes done in the window, counted as the status writes that end them (refreshWrite, from the audit log). */
+    refreshes: number;
+    refreshWrite: string;
+    callsPerRefresh?: number;
+    writes: RequestSummary;
+    writesPerInterval: number;
+    reads: RequestSummary;
+    /** The fewest namespaces holding a valid Secret at any sample during the window (every 10 s). */
+    minValidSecrets?: number;
+    validitySamples: number;
+    rssMiB?: number;
+  };
+  /** VmHWM at the end, or the largest VmRSS sampled if higher (the kernel updates VmHWM lazily). */
+  peakRssMiB?: number;
+  /** Operator: lines at warn or above; ESO: lines at error level. */
+  warnings?: number;
+  status?: unknown;
+  /** ESO only: what the local HTTPS proxy to moto saw. */
+  proxy?: { tunnels: number; requests: number; refused: string[] };
+  error?: PeerFailure;
+}
+
+/** Scenario "peer": external-secrets beside the operator, both publishing an ECR pull Secret from moto. */
+export interface PeerResult {
+  targets: number;
+  registry: string;
+  motoVersion: string;
+  refreshIntervalS: number;
+  esoVersion: string;
+  esoBuild?: PeerBuild;
+  esoCrds?: {
+    installed: number;
+    conversionWebhooksStripped: number;
+    /** CRDs the API server rejected until fields with x-kubernetes-preserve-unknown-fields and no type got type: object. */
+    typedFields: string[];
+  };
+  esoEndpointOverride: string;
+  esoAuth: string;
+  operator?: PeerToolResult;
+  eso?: PeerToolResult;
+  error?: PeerFailure;
+}
+
 export interface SizeResult {
   multi?: MultiResult;
   apf?: ApfResult;
@@ -286,6 +375,7 @@ export interface SizeResult {
   steady?: SteadyResult;
   memory?: MemoryResult;
   failover?: FailoverResult;
+  peer?: PeerResult;
   cleanup?: Timed;
   errors: string[];
 }

@@ -54,11 +54,12 @@ export async function cronjobKubeconfig(admin: Clients, dir: string): Promise<st
   const token = request.status?.token;
   if (!token) throw new Error('the TokenRequest for the CronJob ServiceAccount returned no token');
   const path = join(dir, 'cronjob.kubeconfig');
-  writeFileSync(path, JSON.stringify(kubeconfigFor(admin.kc, token), null, 2), { mode: 0o600 });
+  writeFileSync(path, JSON.stringify(kubeconfigFor(admin.kc, token, CRONJOB_ACCOUNT), null, 2), { mode: 0o600 });
   return path;
 }
 
-function kubeconfigFor(admin: KubeConfig, token: string): object {
+/** A kubeconfig for the admin's cluster that authenticates with a ServiceAccount token, its user and context named `name`. */
+export function kubeconfigFor(admin: KubeConfig, token: string, name: string): object {
   const cluster = admin.getCurrentCluster();
   if (!cluster) throw new Error('the admin kubeconfig has no current cluster');
   const caData = cluster.caData ?? (cluster.caFile ? readFileSync(cluster.caFile).toString('base64') : undefined);
@@ -66,8 +67,8 @@ function kubeconfigFor(admin: KubeConfig, token: string): object {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'bench', cluster: { server: cluster.server, ...(caData ? { 'certificate-authority-data': caData } : { 'insecure-skip-tls-verify': true }) } }],
-    users: [{ name: CRONJOB_ACCOUNT, user: { token } }],
-    contexts: [{ name: CRONJOB_ACCOUNT, context: { cluster: 'bench', user: CRONJOB_ACCOUNT } }],
-    'current-context': CRONJOB_ACCOUNT,
+    users: [{ name, user: { token } }],
+    contexts: [{ name, context: { cluster: 'bench', user: name } }],
+    'current-context': name,
   };
 }
