@@ -25,6 +25,7 @@ import { runWorkers } from './controller/workers.js';
 import type { KubeConnection } from './kube/connection.js';
 import { buildInformer, watchSpecs, type ListWatchStats, type WatchOptions, type WatchSpec } from './kube/informers.js';
 import { emptyStats } from './kube/list-watch.js';
+import { DataInterner } from './kube/transforms.js';
 import type { KubeWriter } from './kube/writer.js';
 import { fencedWriter, type LeaseGuard } from './leader/fence.js';
 import type { Logger } from './observability/logger.js';
@@ -134,7 +135,8 @@ export class Operator {
    */
   async start(): Promise<void> {
     const { config, log, clock } = this.deps;
-    const specs = watchSpecs(config.namespace, undefined, this.deps.watch?.untransformed === true);
+    const interner = new DataInterner();
+    const specs = watchSpecs(config.namespace, interner, this.deps.watch?.untransformed === true);
     const credentials = (): readonly RegistryCredential[] => this.view?.credentials() ?? [];
 
     const credentialInformer = this.supervise(specs.credentials, (obj: RegistryCredential & KubernetesObject, deleted) => this.enqueue(keysForCredential(obj, credentials(), deleted)));
@@ -164,7 +166,11 @@ export class Operator {
     const writer = guard ? fencedWriter(this.deps.writer, guard) : this.deps.writer;
     this.reconciler = new Reconciler({
       view: this.view,
-      writer: recordingWriter(writer, this.view),
+      // Our own writes are kept in the shape the informers cache until the watch shows them.
+      writer: recordingWriter(writer, this.view, {
+        secret: (written) => specs.managedSecrets.transform(written),
+        serviceAccount: (written) => specs.serviceAccounts.transform(written),
+      }),
       providers: this.deps.providers,
       events: eventRecorder(writer, () => new Date(clock.now()), log),
       clock,

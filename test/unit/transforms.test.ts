@@ -1,5 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import type { V1Namespace, V1Secret } from '@kubernetes/client-node';
+import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import { MutationCache } from '../../src/controller/mutation-cache.js';
+import { recordingWriter } from '../../src/controller/recording-writer.js';
+import type { KubeWriter } from '../../src/kube/writer.js';
 import { ADDED_PULL_SECRETS_ANNOTATION, CREDENTIAL_DIGEST_ANNOTATION, CREDENTIAL_LABEL, MANAGED_BY_LABEL } from '../../src/api/constants.js';
 import { toNamespaceView, toServiceAccountView } from '../../src/controller/cluster-view.js';
 import { mergeSecretForUpdate, type SecretView } from '../../src/desired/secret.js';
@@ -139,5 +142,30 @@ describe('watchOptionsFrom', () => {
     expect(watchOptionsFrom({ REGCRED_WATCH_TIMEOUT_SECONDS: '0', REGCRED_WATCH_BOOKMARKS: 'no' })).toEqual({});
     expect(watchOptionsFrom({ REGCRED_WATCH_TIMEOUT_SECONDS: '1.5' })).toEqual({});
     expect(watchOptionsFrom({ REGCRED_INFORMER_TRANSFORM: 'false' })).toEqual({ untransformed: true });
+  });
+});
+
+describe('recordingWriter with the informers\' shape', () => {
+  it('keeps our writes as the cache would hold them until the watch shows them', async () => {
+    const interner = new DataInterner();
+    const view = { secretWrites: new MutationCache<V1Secret>({ now: () => 0 }), serviceAccountWrites: new MutationCache<V1ServiceAccount>({ now: () => 0 }) };
+    const answer = <T>(obj: T): T => ({ ...obj, metadata: { ...(obj as { metadata: object }).metadata, resourceVersion: '5', managedFields } });
+    const writer = {
+      createSecret: (s: V1Secret) => Promise.resolve(answer(s)),
+      patchServiceAccount: (namespace: string, name: string) =>
+        Promise.resolve(answer<V1ServiceAccount>({ metadata: { name, namespace, annotations: { [ADDED_PULL_SECRETS_ANNOTATION]: 'reg', other: 'x' } }, secrets: [{ name: 't' }], imagePullSecrets: [{ name: 'reg' }] })),
+    } as unknown as KubeWriter;
+    const recording = recordingWriter(writer, view, { secret: managedSecretTransform(interner), serviceAccount: transformServiceAccount });
+    const body: V1Secret = { metadata: { name: 'reg', namespace: 'ns' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': 'e30=' } };
+    const returned = await recording.createSecret(body);
+    expect(returned.metadata?.managedFields).toEqual(managedFields);
+    const kept = view.secretWrites.read('ns', 'reg', undefined);
+    expect(kept?.metadata?.managedFields).toBeUndefined();
+    expect(kept?.data).toBe(interner.intern({ '.dockerconfigjson': 'e30=' }));
+    await recording.patchServiceAccount('ns', 'default', {});
+    expect(view.serviceAccountWrites.read('ns', 'default', undefined)).toEqual({
+      metadata: { name: 'default', namespace: 'ns', uid: undefined, resourceVersion: '5', annotations: { [ADDED_PULL_SECRETS_ANNOTATION]: 'reg' } },
+      imagePullSecrets: [{ name: 'reg' }],
+    });
   });
 });
