@@ -242,7 +242,11 @@ export function rows(results: BenchResults): Row[] {
   if (any((s) => s.apf)) {
     out.push(row('Fan-out under a FlowSchema that rejects (429)', (s) => (s.apf ? seconds(s.apf.ms) : '–')));
     out.push(row('  429 answers / writes, reconcile retries', (s) => (s.apf ? `${s.apf.rejected ?? '–'} / ${total(s.apf.writes)}, ${s.apf.reconcileRetries ?? '–'}` : '–')));
-    out.push(row('  extra time against the fan-out without it', (s) => (s.apf?.extraMs === undefined ? '–' : `+${seconds(s.apf.extraMs)} (${ratio(s.apf.overBaseline)})`)));
+    out.push(
+      row('  extra time against the fan-out without it', (s) =>
+        s.apf?.extraMs === undefined ? '–' : `${s.apf.extraMs < 0 ? '−' : '+'}${seconds(Math.abs(s.apf.extraMs))} (${ratio(s.apf.overBaseline)})`,
+      ),
+    );
   }
   if (any((s) => s.watch)) {
     out.push(row('Forced watch expiry: relists with bookmarks / without', (s) => (s.watch ? `${s.watch.bookmarks?.relists ?? '–'} / ${s.watch.noBookmarks?.relists ?? '–'}` : '–')));

@@ -239,3 +239,13 @@ describe('bench: footprint and scale', () => {
     expect(rewritten).toContain('\nfigures\n');
   });
 });
+
+describe('bench report: API Priority and Fairness', () => {
+  it('counts the 429s and signs the time against the fan-out without the FlowSchema', () => {
+    const writes = { total: 120, byKind: { 'create secrets': 70, 'patch serviceaccounts': 50 }, errors: { 'create secrets 429': 15, 'patch serviceaccounts 429': 5 } };
+    const apf = (ms: number): SizeResult => ({ size: 50, setup: { createNamespacesMs: 0, defaultServiceAccountsMs: 0 }, errors: [], apf: { namespaces: 50, baselineMs: 1000, ms, timeoutMs: 1, extraMs: ms - 1000, overBaseline: ms / 1000, writes, rejected: 20, reconcileRetries: 0 } });
+    expect(cell(results([apf(1500)]), '429 answers / writes, reconcile retries')).toBe('20 / 120, 0');
+    expect(cell(results([apf(1500)]), 'extra time against the fan-out without it')).toBe('+0.50 s (1.5×)');
+    expect(cell(results([apf(800)]), 'extra time against the fan-out without it')).toBe('−0.20 s (0.8×)');
+  });
+});
