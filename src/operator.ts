@@ -23,8 +23,8 @@ import { SupervisedInformer } from './controller/supervisor.js';
 import { WorkQueue } from './controller/work-queue.js';
 import { runWorkers } from './controller/workers.js';
 import type { KubeConnection } from './kube/connection.js';
-import { buildInformer, watchSpecs, type ListWatchStats, type WatchOptions, type WatchSpec } from './kube/informers.js';
-import { emptyStats } from './kube/list-watch.js';
+import { watchSpecs, type ListWatchStats, type WatchOptions, type WatchSpec } from './kube/informers.js';
+import { emptyStats, listWatch } from './kube/list-watch.js';
 import { DataInterner } from './kube/transforms.js';
 import type { KubeWriter } from './kube/writer.js';
 import { fencedWriter, type LeaseGuard } from './leader/fence.js';
@@ -112,7 +112,7 @@ export class Operator {
     this.listWatchStats.set(spec.name, stats);
     const informer = new SupervisedInformer<T>(
       spec.name,
-      (onListed) => buildInformer(conn.kubeConfig, spec, onListed, stats, this.deps.watch),
+      (onListed) => listWatch(conn.kubeConfig, spec, onListed, stats, this.deps.watch),
       { onUpsert: (obj) => onChange(obj, false), onDelete: (obj) => onChange(obj, true) },
       clock,
       log,

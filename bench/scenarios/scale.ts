@@ -11,7 +11,9 @@ import {
   holdsCredential,
   MERGE_PATCH,
   OPERATOR_USER,
+  pollFanOut,
   rawGet,
+  type FanOutState,
   statusCode,
   TARGET_LABEL,
 } from '../lib/kube.js';
@@ -28,7 +30,7 @@ function multiName(i: number): string {
 }
 
 /** Every target namespace holds each of `names` (right content) and its default ServiceAccount lists all of them. */
-async function multiState(ctx: BenchContext, targets: ReadonlySet<string>, names: readonly string[], selector: { labelSelector?: string; fieldSelector?: string }): Promise<{ secrets: number; accounts: number; complete: number; at: number }> {
+async function multiState(ctx: BenchContext, targets: ReadonlySet<string>, names: readonly string[], selector: { labelSelector?: string; fieldSelector?: string }): Promise<FanOutState> {
   const [secrets, accounts] = await Promise.all([
     rawGet<{ items: V1Secret[] }>(ctx.admin.kc, '/api/v1/secrets', selector),
     rawGet<{ items: V1ServiceAccount[] }>(ctx.admin.kc, '/api/v1/serviceaccounts', { fieldSelector: 'metadata.name=default' }),
@@ -54,24 +56,6 @@ async function multiState(ctx: BenchContext, targets: ReadonlySet<string>, names
     if (perNamespace.get(ns) === names.length) complete++;
   }
   return { secrets: secretCount, accounts: accountsOk, complete, at };
-}
-
-async function pollUntil<T extends { complete: number; at: number }>(read: () => Promise<T>, want: number, started: number, timeoutMs: number): Promise<{ ms?: number; last?: T; polls: number }> {
-  const deadline = started + timeoutMs;
-  let last: T | undefined;
-  let polls = 0;
-  while (Date.now() < deadline) {
-    const t0 = Date.now();
-    try {
-      last = await read();
-      polls++;
-      if (last.complete === want) return { ms: last.at - started, last, polls };
-    } catch {
-      // a failed poll is tried again
-    }
-    await sleep(Math.max(POLL_INTERVAL_MS * 5, Date.now() - t0));
-  }
-  return { last, polls };
 }
 
 /**
@@ -137,7 +121,7 @@ export async function multiCredential(ctx: BenchContext, targets: readonly strin
         serviceAccounts: { names: ['default'] },
       });
     }
-    const outcome = await pollUntil(() => multiState(ctx, targetSet, names, { fieldSelector: 'type=kubernetes.io/dockerconfigjson' }), size, started, result.timeoutMs);
+    const outcome = await pollFanOut(() => multiState(ctx, targetSet, names, { fieldSelector: 'type=kubernetes.io/dockerconfigjson' }), size, started, result.timeoutMs, POLL_INTERVAL_MS);
     result.operatorMs = outcome.ms;
     result.detail = outcome.last ? `Secrets ${outcome.last.secrets}/${count * size}, ServiceAccounts with all ${count} entries ${outcome.last.accounts}/${size}` : 'no successful list';
     result.cpuS = operator.cpuSeconds() - cpuBefore;
@@ -218,15 +202,7 @@ export async function apfFanOut(ctx: BenchContext, targets: readonly string[], s
       namespaces: { selector: { matchLabels: { [TARGET_LABEL]: 'true' } } },
       serviceAccounts: { names: ['default'] },
     });
-    const outcome = await pollUntil(
-      async () => {
-        const s = await multiState(ctx, targetSet, [CREDENTIAL_NAME], { labelSelector: `${CREDENTIAL_LABEL}=${CREDENTIAL_NAME}` });
-        return s;
-      },
-      size,
-      started,
-      result.timeoutMs,
-    );
+    const outcome = await pollFanOut(() => multiState(ctx, targetSet, [CREDENTIAL_NAME], { labelSelector: `${CREDENTIAL_LABEL}=${CREDENTIAL_NAME}` }), size, started, result.timeoutMs, POLL_INTERVAL_MS);
     result.ms = outcome.ms;
     result.detail = outcome.last ? `Secrets ${outcome.last.secrets}/${size}, ServiceAccounts ${outcome.last.accounts}/${size}` : 'no successful list';
     await sleep(1000);
@@ -304,10 +280,10 @@ export async function watchExpiry(ctx: BenchContext, size: number, durationS: nu
     while (Date.now() < until) {
       const name = `churn-${i % 50}`;
       try {
-        await ctx.admin.core.createNamespacedSecret({ namespace, body: { metadata: { name }, type: 'Opaque', data: { v: Buffer.from(randomBytes(8)).toString('base64') } } });
+        await ctx.admin.core.createNamespacedSecret({ namespace, body: { metadata: { name }, type: 'Opaque', data: { v: randomBytes(8).toString('base64') } } });
       } catch (err) {
         if (statusCode(err) !== 409) throw err;
-        await ctx.admin.core.replaceNamespacedSecret({ namespace, name, body: { metadata: { name }, type: 'Opaque', data: { v: Buffer.from(randomBytes(8)).toString('base64') } } });
+        await ctx.admin.core.replaceNamespacedSecret({ namespace, name, body: { metadata: { name }, type: 'Opaque', data: { v: randomBytes(8).toString('base64') } } });
       }
       result.churnWrites++;
       i++;

@@ -82,6 +82,12 @@ export class ClusterView {
     return found;
   }
 
+  /** One ServiceAccount as the reconcile sees it: the cache with our own recent write laid over it. */
+  serviceAccount(namespace: string, name: string): ServiceAccountView | undefined {
+    const sa = this.serviceAccountWrites.read(namespace, name, this.caches.serviceAccounts.get(name, namespace));
+    return sa ? toServiceAccountView(sa) : undefined;
+  }
+
   serviceAccounts(namespace: string): ServiceAccountView[] {
     return this.caches.serviceAccounts
       .list(namespace)

@@ -1,7 +1,7 @@
-import type { KubeConfig, KubernetesObject, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLURAL, VERSION } from '../api/constants.js';
 import type { RegistryCredential } from '../api/types.js';
-import { emptyStats, listWatch, type CachedInformer, type ListWatchSpec, type ListWatchStats, type WatchOptions } from './list-watch.js';
+import type { ListWatchSpec } from './list-watch.js';
 import { DataInterner, managedSecretTransform, stripManagedFields, transformNamespace, transformServiceAccount } from './transforms.js';
 
 export type { CachedInformer, ListWatchStats, WatchOptions } from './list-watch.js';
@@ -19,41 +19,22 @@ export interface WatchSpecs {
   sourceSecrets: WatchSpec<V1Secret>;
 }
 
+/** Caches objects as the API server sent them (REGCRED_INFORMER_TRANSFORM=false: the benchmark's baseline). */
+const whole = <T extends KubernetesObject>(raw: KubernetesObject): T => raw as T;
+
 export function watchSpecs(operatorNamespace: string, interner: DataInterner = new DataInterner(), untransformed = false): WatchSpecs {
-  const specs: WatchSpecs = {
-    credentials: { name: 'registrycredentials', path: `/apis/${GROUP}/${VERSION}/${PLURAL}`, transform: stripManagedFields },
-    namespaces: { name: 'namespaces', path: '/api/v1/namespaces', transform: transformNamespace },
+  const pick = <T extends KubernetesObject>(transform: (raw: KubernetesObject) => T): ((raw: KubernetesObject) => T) => (untransformed ? whole : transform);
+  return {
+    credentials: { name: 'registrycredentials', path: `/apis/${GROUP}/${VERSION}/${PLURAL}`, transform: pick<RegistryCredential & KubernetesObject>(stripManagedFields) },
+    namespaces: { name: 'namespaces', path: '/api/v1/namespaces', transform: pick(transformNamespace) },
     // Only Secrets carrying our label: a cluster's other Secrets are never listed or held in memory.
     managedSecrets: {
       name: 'managed-secrets',
       path: '/api/v1/secrets',
       labelSelector: MANAGED_SECRET_SELECTOR,
-      transform: managedSecretTransform(interner),
+      transform: pick(managedSecretTransform(interner)),
     },
-    serviceAccounts: { name: 'serviceaccounts', path: '/api/v1/serviceaccounts', transform: transformServiceAccount },
-    sourceSecrets: { name: 'source-secrets', path: `/api/v1/namespaces/${operatorNamespace}/secrets`, transform: stripManagedFields },
+    serviceAccounts: { name: 'serviceaccounts', path: '/api/v1/serviceaccounts', transform: pick(transformServiceAccount) },
+    sourceSecrets: { name: 'source-secrets', path: `/api/v1/namespaces/${operatorNamespace}/secrets`, transform: pick<V1Secret>(stripManagedFields) },
   };
-  if (!untransformed) return specs;
-  const whole = <T extends KubernetesObject>(raw: KubernetesObject): T => raw as T;
-  return {
-    credentials: { ...specs.credentials, transform: whole },
-    namespaces: { ...specs.namespaces, transform: whole },
-    managedSecrets: { ...specs.managedSecrets, transform: whole },
-    serviceAccounts: { ...specs.serviceAccounts, transform: whole },
-    sourceSecrets: { ...specs.sourceSecrets, transform: whole },
-  };
-}
-
-/**
- * Builds an informer (src/kube/list-watch.ts) whose lists are observed, so the caller learns when the cache
- * holds a complete list; `stats` counts its lists, relists, pages, watches and bookmarks.
- */
-export function buildInformer<T extends KubernetesObject>(
-  kubeConfig: KubeConfig,
-  spec: WatchSpec<T>,
-  onListed: () => void,
-  stats: ListWatchStats = emptyStats(),
-  options: WatchOptions = {},
-): CachedInformer<T> {
-  return listWatch(kubeConfig, spec, onListed, stats, options);
 }

@@ -105,7 +105,7 @@ export class Reconciler {
   private readonly report: ReportDeps;
 
   constructor(private readonly deps: ReconcilerDeps) {
-    this.act = new Executor(deps.writer, deps.writeConcurrency, (namespace, name) => deps.view.serviceAccounts(namespace).find((sa) => sa.name === name));
+    this.act = new Executor(deps.writer, deps.writeConcurrency, (namespace, name) => deps.view.serviceAccount(namespace, name));
     this.report = { writer: deps.writer, events: deps.events, headroomPercent: deps.headroomPercent ?? DEFAULT_HEADROOM_PERCENT };
     if (deps.verifier) {
       this.verifications = new VerificationRunner({
