@@ -20,7 +20,7 @@ import { recordingWriter } from './controller/recording-writer.js';
 import { isTerminal } from './reconcile/contract.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import { SupervisedInformer } from './controller/supervisor.js';
-import { WorkQueue } from './controller/work-queue.js';
+import { ScopedWorkQueue } from './controller/scoped-queue.js';
 import { runWorkers } from './controller/workers.js';
 import type { KubeConnection } from './kube/connection.js';
 import { watchSpecs, type ListWatchStats, type WatchOptions, type WatchSpec } from './kube/informers.js';
@@ -74,7 +74,7 @@ export class Operator {
   private readonly informers: SupervisedInformer<KubernetesObject>[] = [];
   /** What each informer's list/watch did, by informer name (scraped as counters). */
   private readonly listWatchStats = new Map<string, ListWatchStats>();
-  private readonly queue: WorkQueue<string>;
+  private readonly queue: ScopedWorkQueue;
   private view?: ClusterView;
   private workers?: Promise<void>;
   private resyncTimer?: TimerHandle;
@@ -99,7 +99,7 @@ export class Operator {
     this.apiServer = new ApiServerReport(deps.conn.describe, deps.log, () => deps.clock.now());
     this.liveness = new LivenessMonitor(deps.clock);
     this.liveness.watchTimer('periodic resync', () => (this.running ? this.resyncDueAt : undefined));
-    this.queue = new WorkQueue<string>({
+    this.queue = new ScopedWorkQueue({
       clock: deps.clock,
       rateLimiter: new ExponentialRateLimiter(undefined, deps.random),
       observer: deps.observer,
@@ -123,10 +123,14 @@ export class Operator {
     return informer;
   }
 
-  private enqueue(keys: readonly string[]): void {
+  /** `namespace`: the change concerns only that namespace, so its reconcile may be scoped to it. */
+  private enqueue(keys: readonly string[], namespace?: string): void {
     // A follower queues nothing: on leading it queues every credential (a reconcile is level-based).
     if (!this.queueing) return;
-    for (const key of keys) this.queue.add(key);
+    for (const key of keys) {
+      if (namespace === undefined) this.queue.add(key);
+      else this.queue.addIn(key, namespace);
+    }
   }
 
   /**
@@ -141,15 +145,23 @@ export class Operator {
 
     const credentialInformer = this.supervise(specs.credentials, (obj: RegistryCredential & KubernetesObject, deleted) => this.enqueue(keysForCredential(obj, credentials(), deleted)));
     const namespaceEvents = new NamespaceEvents();
-    const namespaceInformer = this.supervise(specs.namespaces, (obj: V1Namespace, deleted) => this.enqueue(namespaceEvents.keys(obj, credentials(), deleted)));
+    const namespaceInformer = this.supervise(specs.namespaces, (obj: V1Namespace, deleted) =>
+      this.enqueue(namespaceEvents.keys(obj, credentials(), deleted), obj.metadata?.name),
+    );
+    // The echo of our own write wakes no one: the view has shown that state since the write (the mutation
+    // cache), and the reconcile that made it has already acted on it. A fan-out's echoes would otherwise
+    // each wake the credential again.
     const managedSecretInformer = this.supervise(specs.managedSecrets, (obj: V1Secret, deleted) => {
-      this.view?.secretWrites.observed(obj.metadata?.namespace, obj.metadata?.name ?? '', obj.metadata?.resourceVersion, deleted);
-      this.enqueue(keysForManagedSecret(obj, credentials(), deleted));
+      const echo = this.view?.secretWrites.observed(obj.metadata?.namespace, obj.metadata?.name ?? '', obj.metadata?.resourceVersion, deleted) === true;
+      // A delete still wakes: the credentials that share the Secret's name may take the namespace now.
+      if (!echo || deleted) this.enqueue(keysForManagedSecret(obj, credentials(), deleted), obj.metadata?.namespace);
     });
     const serviceAccountEvents = new ServiceAccountEvents();
     const serviceAccountInformer = this.supervise(specs.serviceAccounts, (obj: V1ServiceAccount, deleted) => {
-      this.view?.serviceAccountWrites.observed(obj.metadata?.namespace, obj.metadata?.name ?? '', obj.metadata?.resourceVersion, deleted);
-      this.enqueue(serviceAccountEvents.keys(obj, credentials(), deleted));
+      const echo = this.view?.serviceAccountWrites.observed(obj.metadata?.namespace, obj.metadata?.name ?? '', obj.metadata?.resourceVersion, deleted) === true;
+      // Mapped even for an echo: the filter remembers what each event showed, to compare the next one with.
+      const keys = serviceAccountEvents.keys(obj, credentials(), deleted);
+      if (!echo) this.enqueue(keys, obj.metadata?.namespace);
     });
     const sourceSecretInformer = this.supervise(specs.sourceSecrets, (obj) => this.enqueue(keysForSourceSecret(obj, credentials())));
 
@@ -209,7 +221,8 @@ export class Operator {
     const observer = this.deps.observer;
     this.queueing = true;
     this.enqueue(view.credentials().map((c) => c.metadata.name));
-    const reconcile = (key: string): ReturnType<Reconciler['reconcile']> => reconciler.reconcile(key);
+    // What woke the key decides whether its reconcile may be scoped to some namespaces (ScopedWorkQueue).
+    const reconcile = (key: string): ReturnType<Reconciler['reconcile']> => reconciler.reconcile(key, this.queue.takeScope(key));
     const observed = observer ? observeReconcile(reconcile, observer) : reconcile;
     this.workers = runWorkers(this.queue, config.concurrency, this.liveness.track(observed), (key, err) => {
       if (isTerminal(err)) log.info({ credential: key, err: err.message }, 'reconcile stopped; runs again when the RegistryCredential changes');

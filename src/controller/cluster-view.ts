@@ -62,6 +62,16 @@ export class ClusterView {
     return this.caches.namespaces.list().map(toNamespaceView);
   }
 
+  /** The namespaces of these names that exist. */
+  namespacesNamed(names: Iterable<string>): NamespaceView[] {
+    const found: NamespaceView[] = [];
+    for (const name of names) {
+      const ns = this.caches.namespaces.get(name);
+      if (ns) found.push(toNamespaceView(ns));
+    }
+    return found;
+  }
+
   namespaceExists(name: string): boolean {
     return this.caches.namespaces.get(name) !== undefined;
   }
@@ -71,10 +81,11 @@ export class ClusterView {
     return secret as SecretView | undefined;
   }
 
-  /** Every Secret labelled for this credential, wherever it is. */
-  managedSecretsOf(credential: string): SecretView[] {
+  /** Every Secret labelled for this credential, wherever it is (or only in `namespaces`). */
+  managedSecretsOf(credential: string, namespaces?: Iterable<string>): SecretView[] {
     const found: SecretView[] = [];
-    for (const cached of this.caches.managedSecrets.list()) {
+    const cachedSecrets = namespaces ? [...namespaces].flatMap((ns) => this.caches.managedSecrets.list(ns)) : this.caches.managedSecrets.list();
+    for (const cached of cachedSecrets) {
       if (cached.metadata?.labels?.[CREDENTIAL_LABEL] !== credential) continue;
       const fresh = this.secretWrites.read(cached.metadata.namespace, cached.metadata.name ?? '', cached) as SecretView | undefined;
       if (fresh && fresh.metadata.labels?.[CREDENTIAL_LABEL] === credential) found.push(fresh);
@@ -97,12 +108,15 @@ export class ClusterView {
   }
 
   /**
-   * Every ServiceAccount in the cluster (for cleanup of entries in namespaces no longer targeted),
-   * except those in `exceptNamespaces`, which are skipped before any work is done on them.
+   * Every ServiceAccount in the cluster (for cleanup of entries in namespaces no longer targeted), or only
+   * those in `namespaces`, except those in `exceptNamespaces`, which are skipped before any work is done on them.
    */
-  allServiceAccounts(exceptNamespaces?: ReadonlySet<string>): ServiceAccountView[] {
+  allServiceAccounts(exceptNamespaces?: ReadonlySet<string>, namespaces?: Iterable<string>): ServiceAccountView[] {
     const found: ServiceAccountView[] = [];
-    for (const cached of this.caches.serviceAccounts.list()) {
+    const cachedAccounts = namespaces
+      ? [...namespaces].filter((ns) => !exceptNamespaces?.has(ns)).flatMap((ns) => this.caches.serviceAccounts.list(ns))
+      : this.caches.serviceAccounts.list();
+    for (const cached of cachedAccounts) {
       const namespace = cached.metadata?.namespace;
       if (exceptNamespaces?.has(namespace ?? '')) continue;
       const fresh = this.serviceAccountWrites.read(namespace, cached.metadata?.name ?? '', cached);

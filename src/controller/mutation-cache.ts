@@ -45,15 +45,21 @@ export class MutationCache<T extends Versioned> {
     this.entries.set(keyOf(namespace, name), { object: null, resourceVersion: undefined, at: this.options.now() });
   }
 
-  /** The informer delivered an event for this object: once it shows our write (or anything newer), forget ours. */
-  observed(namespace: string | undefined, name: string, resourceVersion: string | undefined, deleted: boolean): void {
+  /**
+   * The informer delivered an event for this object: once it shows our write (or anything newer), forget ours.
+   * Returns true when the event is the echo of our own last write, exactly: the object as we wrote it (same
+   * resourceVersion), or the delete we made. The view showed that state already, so it changes nothing a
+   * reconcile reads.
+   */
+  observed(namespace: string | undefined, name: string, resourceVersion: string | undefined, deleted: boolean): boolean {
     const key = keyOf(namespace, name);
     const entry = this.entries.get(key);
-    if (!entry) return;
+    if (!entry) return false;
     // Our delete is seen only with the delete event: watch events arrive in order, so an update
     // before it is a stale one and must not bring the object back into view.
     const caughtUp = deleted || (entry.object !== null && isAtLeast(resourceVersion, entry.resourceVersion));
     if (caughtUp) this.entries.delete(key);
+    return deleted ? entry.object === null : entry.object !== null && resourceVersion !== undefined && resourceVersion === entry.resourceVersion;
   }
 
   /**

@@ -45,8 +45,14 @@ export interface Snapshot {
   serviceAccountsOutside(namespaces: ReadonlySet<string>): readonly ServiceAccountView[];
   /** The credential whose managed Secret `name` is in `namespace` (undefined: none). */
   secretOwner(namespace: string, name: string): string | undefined;
-  /** The inputs of the credential decision (absent when the spec is invalid). */
+  /** The inputs of the credential decision (absent when the spec is invalid, and in a scoped snapshot). */
   credentialInput?: CredentialInput;
+  /**
+   * The namespaces this snapshot covers; undefined: the whole cluster. A scoped snapshot is the whole one
+   * restricted to these namespaces (targets, our Secrets, ServiceAccounts, claims), so a plan made from it
+   * is the whole plan's part in them; it lists no missing namespaces and decides nothing about the credential.
+   */
+  scope?: ReadonlySet<string>;
 }
 
 export interface GatherDeps {
@@ -55,13 +61,21 @@ export interface GatherDeps {
   random: Random;
 }
 
-export function gather(deps: GatherDeps, credential: RegistryCredential, memory: CredentialMemory): Snapshot {
+/** The resourceVersion of the source Secret the spec names ('absent' when it is missing; undefined when none is named). */
+export function sourceVersionOf(credential: RegistryCredential, view: ClusterView): string | undefined {
+  const spec = credential.spec;
+  const ref = spec.static?.credentialsSecretRef ?? spec.ecr?.credentialsSecretRef ?? spec.gcr?.credentialsSecretRef;
+  return ref ? (view.sources.get(ref.name)?.resourceVersion ?? 'absent') : undefined;
+}
+
+/** `scope`: gather only what concerns these namespaces (see Snapshot.scope). */
+export function gather(deps: GatherDeps, credential: RegistryCredential, memory: CredentialMemory, scope?: ReadonlySet<string>): Snapshot {
   const { view, now } = deps;
   const name = credential.metadata.name;
   const spec = credential.spec;
   const secretName = spec.secretName ?? name;
   const validation = validateName(name) ?? validateSpec(spec);
-  const ours = view.managedSecretsOf(name);
+  const ours = view.managedSecretsOf(name, scope);
   const base = {
     now,
     credential,
@@ -69,14 +83,15 @@ export function gather(deps: GatherDeps, credential: RegistryCredential, memory:
     secretName,
     validation,
     ours,
+    scope,
     serviceAccountsIn: (namespace: string) => view.serviceAccounts(namespace),
-    serviceAccountsOutside: (namespaces: ReadonlySet<string>) => view.allServiceAccounts(namespaces),
+    serviceAccountsOutside: (namespaces: ReadonlySet<string>) => view.allServiceAccounts(namespaces, scope),
     secretOwner: (namespace: string, secret: string) => view.managedSecret(namespace, secret)?.metadata.labels?.[CREDENTIAL_LABEL],
   };
   if (!validation.ok) {
     return { ...base, targets: [], missingNamespaces: [], existing: new Map(), claims: new Map() };
   }
-  const namespaces = view.namespaces();
+  const namespaces = scope ? view.namespacesNamed(scope) : view.namespaces();
   const { targets, missing } = targetNamespaces(spec.namespaces, namespaces);
   const existing = new Map<string, SecretView>();
   for (const ns of targets) {
@@ -84,15 +99,14 @@ export function gather(deps: GatherDeps, credential: RegistryCredential, memory:
     if (secret) existing.set(ns, secret);
   }
 
+  const claims = competingClaims(view, credential, secretName, namespaces);
+  if (scope) return { ...base, targets, missingNamespaces: [], existing, claims };
+
   const provider = validation.provider;
-  const ref = spec.static?.credentialsSecretRef ?? spec.ecr?.credentialsSecretRef ?? spec.gcr?.credentialsSecretRef;
   const credentialInput: CredentialInput = {
     now,
     provider,
-    current: {
-      generation: credential.metadata.generation,
-      sourceVersion: ref ? (view.sources.get(ref.name)?.resourceVersion ?? 'absent') : undefined,
-    },
+    current: { generation: credential.metadata.generation, sourceVersion: sourceVersionOf(credential, view) },
     schedule: spec.refresh?.schedule,
     random: deps.random,
     held: provider === 'static' ? heldStatic(ours, secretName) : heldExpiring(ours, secretName),
@@ -105,7 +119,7 @@ export function gather(deps: GatherDeps, credential: RegistryCredential, memory:
     targets,
     missingNamespaces: missing,
     existing,
-    claims: competingClaims(view, credential, secretName, namespaces),
+    claims,
     credentialInput,
   };
 }

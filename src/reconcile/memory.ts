@@ -1,4 +1,5 @@
 import type { RegistryCredentialStatus } from '../api/types.js';
+import type { SecretTemplate } from '../desired/secret.js';
 import type { ProviderCredential, ProviderError } from '../providers/types.js';
 import type { VerificationMemory } from './decide-verification.js';
 
@@ -43,6 +44,23 @@ export interface CredentialMemory {
   reportedMissingNamespaces?: string;
   /** The registry probe in flight and the last one settled (src/reconcile/verifications.ts). */
   verification: VerificationMemory;
+  /** What the last whole reconcile published, for reconciles of a few namespaces (absent: none may run). */
+  scopedBasis?: ScopedBasis;
+}
+
+/**
+ * A whole reconcile's decision about the credential, which a reconcile of a few namespaces reuses instead of
+ * deciding again: valid for the same object (uid), spec (generation) and source Secret version, with no
+ * provider call under way or waiting to be taken in, and only until the whole reconcile wanted to run again.
+ */
+export interface ScopedBasis {
+  uid?: string;
+  generation?: number;
+  sourceVersion?: string;
+  /** The Secret every target namespace should hold. */
+  template: SecretTemplate;
+  /** The first refresh or expiry time the whole reconcile planned for. */
+  until?: Date;
 }
 
 export class CredentialMemories {

@@ -13,14 +13,18 @@
  *   memory.ts                   what this process remembers per credential, dropped in one place
  *   contract.ts                 what a reconcile returns and how the work loop treats it
  *
- * It is level-based: it never depends on which event woke it.
+ * It is level-based: it never depends on which event woke it, except to narrow where it looks. When only
+ * some namespaces changed (src/controller/scoped-queue.ts) and the last whole reconcile's decision about
+ * the credential still holds, it runs the same plans over a snapshot of those namespaces alone, which is
+ * the whole plan's part there (test/unit/scoped-snapshot.test.ts); the whole reconcile follows within a
+ * second for the status counts (docs/adr/0011-scoped-reconcile.md).
  */
 import type { ProviderName, RegistryCredential } from '../api/types.js';
 import { CREDENTIAL_LABEL, FINALIZER } from '../api/constants.js';
 import type { Clock } from '../controller/clock.js';
 import type { ClusterView } from '../controller/cluster-view.js';
 import type { EventRecorder } from '../controller/events.js';
-import { secretTemplate } from '../desired/secret.js';
+import { secretTemplate, type SecretTemplate } from '../desired/secret.js';
 import type { KubeWriter } from '../kube/writer.js';
 import type { LeaseGuard } from '../leader/fence.js';
 import type { Logger } from '../observability/logger.js';
@@ -28,14 +32,14 @@ import type { Provider } from '../providers/types.js';
 import { computeStatus, type ReconcileFacts } from '../status/compute.js';
 import { plural } from '../status/plural.js';
 import { TerminalError, type ReconcileResult } from './contract.js';
-import { Executor } from './act.js';
+import { Executor, type AccountResult } from './act.js';
 import { decideCredential, type CredentialDecision, type Publishable } from './decide-credential.js';
-import { gather, type Snapshot } from './gather.js';
-import { CredentialMemories, type CredentialMemory } from './memory.js';
+import { gather, sourceVersionOf, type Snapshot } from './gather.js';
+import { CredentialMemories, type CredentialMemory, type ScopedBasis } from './memory.js';
 import { MintRunner } from './mints.js';
 import { planSecrets, type NamespaceResult } from './plan-secrets.js';
-import { deletableSecrets, planCleanup, planServiceAccounts } from './plan-service-accounts.js';
-import { recordEvent, writeStatus, type ReportDeps } from './report.js';
+import { deletableSecrets, planCleanup, planServiceAccounts, type AccountPlan } from './plan-service-accounts.js';
+import { recordEvent, STATUS_COALESCE_MS, writeStatus, type ReportDeps } from './report.js';
 import { DEFAULT_HEADROOM_PERCENT, decideVerification, type VerificationDecision } from './decide-verification.js';
 import { VerificationRunner } from './verifications.js';
 import { parseDockerConfigJson } from '../desired/dockerconfig.js';
@@ -66,6 +70,15 @@ export interface ReconcilerDeps {
   observeVerification?: (seconds: number, reason: string) => void;
   /** Asked before every provider call and registry probe (leader election; src/leader/fence.ts). */
   guard?: LeaseGuard;
+}
+
+/** What bringing a snapshot's namespaces in line did. */
+interface FanOut {
+  results: NamespaceResult[];
+  /** Namespaces whose Secret is in place now. */
+  synced: Set<string>;
+  accountPlan: AccountPlan;
+  accountResults: AccountResult[];
 }
 
 /** A fan-out write failed in a way worth retrying soon (a conflict, a transient error). */
@@ -131,7 +144,12 @@ export class Reconciler {
     });
   }
 
-  async reconcile(name: string): Promise<ReconcileResult> {
+  /**
+   * `scope`: only these namespaces changed (src/controller/scoped-queue.ts). When the last whole reconcile's
+   * decision still holds, only they are brought in line, and the whole reconcile follows within
+   * STATUS_COALESCE_MS to count them in status; otherwise, and without a scope, the whole credential.
+   */
+  async reconcile(name: string, scope?: ReadonlySet<string>): Promise<ReconcileResult> {
     const credential = this.deps.view.credential(name);
     if (!credential) {
       this.memories.forget(name);
@@ -146,10 +164,65 @@ export class Reconciler {
       if ((await this.act.addFinalizer(credential)) === 'gone') return {};
       log.debug('finalizer added');
     }
-    return this.sync(credential, this.memories.get(name), log);
+    const memory = this.memories.get(name);
+    const basis = scope && this.basisFor(credential, memory);
+    if (scope && basis) return this.syncNamespaces(credential, basis, scope, memory, log);
+    return this.sync(credential, memory, log);
+  }
+
+  /** The last whole reconcile's decision, if a reconcile of a few namespaces may reuse it now (ScopedBasis). */
+  private basisFor(credential: RegistryCredential, memory: CredentialMemory): ScopedBasis | undefined {
+    const basis = memory.scopedBasis;
+    if (!basis || memory.mintInFlight || memory.mintSettled) return undefined;
+    if (basis.uid !== credential.metadata.uid || basis.generation !== credential.metadata.generation) return undefined;
+    if (basis.sourceVersion !== sourceVersionOf(credential, this.deps.view)) return undefined;
+    if (basis.until && this.deps.clock.now() >= basis.until.getTime()) return undefined;
+    return basis;
+  }
+
+  /**
+   * The whole reconcile's act, over a few namespaces: the same plans, made from a snapshot restricted to
+   * them, so it writes what the whole reconcile would write there and nothing elsewhere. Status counts are
+   * the whole reconcile's, which it asks for within STATUS_COALESCE_MS (coalesced: one per interval however
+   * many namespaces come); a failed write goes back through the whole reconcile's retry.
+   */
+  private async syncNamespaces(credential: RegistryCredential, basis: ScopedBasis, scope: ReadonlySet<string>, memory: CredentialMemory, log: Logger): Promise<ReconcileResult> {
+    const now = new Date(this.deps.clock.now());
+    const snapshot = gather({ view: this.deps.view, now, random: this.deps.random }, credential, memory, scope);
+    const { results, accountResults } = await this.bringInLine(snapshot, basis.template, memory, now, log);
+    log.debug({ namespaces: scope.size, targets: snapshot.targets.length }, 'reconciled namespaces');
+    const retries = results.filter((r) => r.retry).length;
+    const failedAccounts = accountResults.filter((r) => r.failed).length;
+    if (retries > 0 || failedAccounts > 0) {
+      throw new RetryableFanOutError(`${retryCounts(retries, failedAccounts)} another try`, longestRetryAfter([...results, ...accountResults]));
+    }
+    // A namespace that cannot take the Secret (a conflict, a rejected write) changes conditions, which never
+    // wait (docs/adr/0007-status-write-coalescing.md): the whole reconcile runs at once to report it.
+    return { requeueAfterMs: results.some((r) => r.failure) ? 0 : STATUS_COALESCE_MS };
+  }
+
+  /**
+   * Act: the Secrets first; the ServiceAccounts only where the Secret is in place; stale Secrets last
+   * (only once no edit removing an entry that names one has failed).
+   */
+  private async bringInLine(snapshot: Snapshot, template: SecretTemplate, memory: CredentialMemory, now: Date, log: Logger): Promise<FanOut> {
+    const { credential } = snapshot;
+    const secretPlan = planSecrets(snapshot, template, memory);
+    const written = await this.act.writeSecrets(secretPlan.writes, template, credential.spec.adoptExisting === true, log);
+    const results = [...secretPlan.settled, ...written];
+    await this.rememberSecretResults(credential, results, memory, now, log);
+    const synced = new Set(results.filter((r) => r.synced).map((r) => r.namespace));
+
+    const accountPlan = planServiceAccounts(snapshot, synced);
+    const accountResults = await this.act.editServiceAccounts(accountPlan.edits, log);
+    const failedRemovals = new Set(accountResults.filter((r) => r.failed).flatMap((r) => r.edit.remove.map((n) => `${r.edit.sa.namespace}/${n}`)));
+    await this.act.deleteSecrets(deletableSecrets(accountPlan.staleSecrets, failedRemovals), log);
+    return { results, synced, accountPlan, accountResults };
   }
 
   private async sync(credential: RegistryCredential, memory: CredentialMemory, log: Logger): Promise<ReconcileResult> {
+    // Set again below once this reconcile has published without anything left to retry.
+    memory.scopedBasis = undefined;
     const now = new Date(this.deps.clock.now());
     const snapshot = gather({ view: this.deps.view, now, random: this.deps.random }, credential, memory);
     const facts = baseFacts(snapshot);
@@ -179,7 +252,6 @@ export class Reconciler {
       return facts.credentialError ? { ...result, failed: true } : result;
     }
 
-    // Act: the Secrets first; the ServiceAccounts only where the Secret is in place; stale Secrets last.
     const template = secretTemplate({
       credentialName: snapshot.name,
       credentialUid: credential.metadata.uid ?? '',
@@ -187,16 +259,7 @@ export class Reconciler {
       dockerConfigJson: publish.dockerConfigJson,
       expiresAt: publish.expiresAt,
     });
-    const secretPlan = planSecrets(snapshot, template, memory);
-    const written = await this.act.writeSecrets(secretPlan.writes, template, snapshot.credential.spec.adoptExisting === true, log);
-    const results = [...secretPlan.settled, ...written];
-    await this.rememberSecretResults(credential, results, memory, now, log);
-    const synced = new Set(results.filter((r) => r.synced).map((r) => r.namespace));
-
-    const accountPlan = planServiceAccounts(snapshot, synced);
-    const accountResults = await this.act.editServiceAccounts(accountPlan.edits, log);
-    const failedRemovals = new Set(accountResults.filter((r) => r.failed).flatMap((r) => r.edit.remove.map((n) => `${r.edit.sa.namespace}/${n}`)));
-    await this.act.deleteSecrets(deletableSecrets(accountPlan.staleSecrets, failedRemovals), log);
+    const { results, synced, accountPlan, accountResults } = await this.bringInLine(snapshot, template, memory, now, log);
 
     // Remembered even where no namespace took it (every target in conflict): it is still the credential
     // status describes, and a time taken afresh on each reconcile would rewrite status each time.
@@ -219,6 +282,16 @@ export class Reconciler {
         `${retryCounts(facts.targets - facts.synced, facts.serviceAccountFailures)} another try`,
         longestRetryAfter([...results, ...accountResults]),
       );
+    }
+    if (!decision.awaitingCall) {
+      const until = wakeTimes(decision).filter((t): t is Date => t !== undefined);
+      memory.scopedBasis = {
+        uid: credential.metadata.uid,
+        generation: credential.metadata.generation,
+        sourceVersion: snapshot.credentialInput.current.sourceVersion,
+        template,
+        until: until.length > 0 ? new Date(Math.min(...until.map((t) => t.getTime()))) : undefined,
+      };
     }
     const failed = facts.credentialError !== undefined || facts.failed.length > 0;
     return { ...requeueAt(now, [...wakeTimes(decision), verification?.wakeAt], delay), ...(failed ? { failed } : {}) };

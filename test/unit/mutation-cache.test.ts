@@ -133,17 +133,24 @@ describe('MutationCache: writes', () => {
 
 describe('MutationCache: observed events after a write', () => {
   it.each([
-    { name: 'an older version leaves our write in place', rv: '9', deleted: false, wantKept: true },
-    { name: 'an event without a version leaves our write in place', rv: undefined, deleted: false, wantKept: true },
-    { name: 'a different opaque version leaves our write in place', rv: 'zz', deleted: false, wantKept: true },
-    { name: 'our own version forgets the write', rv: '10', deleted: false, wantKept: false },
-    { name: 'a newer version forgets the write', rv: '15', deleted: false, wantKept: false },
-    { name: 'a delete event forgets the write', rv: '15', deleted: true, wantKept: false },
-  ])('$name', ({ rv, deleted, wantKept }) => {
+    { name: 'an older version leaves our write in place', rv: '9', deleted: false, wantKept: true, wantEcho: false },
+    { name: 'an event without a version leaves our write in place', rv: undefined, deleted: false, wantKept: true, wantEcho: false },
+    { name: 'a different opaque version leaves our write in place', rv: 'zz', deleted: false, wantKept: true, wantEcho: false },
+    { name: 'our own version forgets the write, and is its echo', rv: '10', deleted: false, wantKept: false, wantEcho: true },
+    { name: 'a newer version forgets the write, and is someone else\'s change', rv: '15', deleted: false, wantKept: false, wantEcho: false },
+    { name: 'a delete event forgets the write, and is someone else\'s delete', rv: '15', deleted: true, wantKept: false, wantEcho: false },
+  ])('$name', ({ rv, deleted, wantKept, wantEcho }) => {
     const { cache } = cacheWith();
     cache.wrote(obj('10', 'ours'));
-    cache.observed('team-a', 'pull', rv, deleted);
+    expect(cache.observed('team-a', 'pull', rv, deleted)).toBe(wantEcho);
     expect(cache.size).toBe(wantKept ? 1 : 0);
+  });
+
+  it('an echo is recognized once: the same event again (a relist) is not ours any more', () => {
+    const { cache } = cacheWith();
+    cache.wrote(obj('10', 'ours'));
+    expect(cache.observed('team-a', 'pull', '10', false)).toBe(true);
+    expect(cache.observed('team-a', 'pull', '10', false)).toBe(false);
   });
 
   it('an event for another object changes nothing', () => {
@@ -185,7 +192,8 @@ describe('MutationCache: deletes', () => {
   ])('after $name the object is hidden: $wantHidden', ({ rv, deleted, wantHidden }) => {
     const { cache } = cacheWith();
     cache.deleted('team-a', 'pull');
-    cache.observed('team-a', 'pull', rv, deleted);
+    // The delete event is the echo of our delete; a stale update before it is not.
+    expect(cache.observed('team-a', 'pull', rv, deleted)).toBe(deleted);
     const cached = obj('10', 'informer');
     if (wantHidden) {
       expect(cache.read('team-a', 'pull', cached)).toBeUndefined();

@@ -812,3 +812,157 @@ describe('Reconciler: a server that asks to slow down (429 with Retry-After)', (
     expect(counts(s.cluster).synced).toBe(3);
   });
 });
+
+describe('Reconciler: a reconcile scoped to the namespaces that changed', () => {
+  const only = (...namespaces: string[]): ReadonlySet<string> => new Set(namespaces);
+
+  it('brings a new namespace in line alone (one Secret, one entry, no status write) and asks for the whole reconcile within a second', async () => {
+    const s = setup(5);
+    await converged(s);
+    addTarget(s.cluster, 'team-new');
+    expect(await s.reconciler.reconcile(NAME, only('team-new'))).toEqual({ requeueAfterMs: COALESCE_MS });
+    expect(s.cluster.writes.map((w) => `${w.verb} ${w.resource} ${w.namespace}`)).toEqual(['create secrets team-new', 'patch serviceaccounts team-new']);
+    expect(pullSecrets(s, 'team-new')).toEqual([NAME]);
+    expect(s.cluster.managedSecrets.get(NAME, 'team-new')?.data).toEqual(s.cluster.managedSecrets.get(NAME, 'team-0')?.data);
+    // Status counts are the whole reconcile's: the one the scoped run asked for counts the new namespace.
+    expect(counts(s.cluster)).toEqual({ targets: 5, synced: 5, patched: 5 });
+    s.clock.advance(COALESCE_MS);
+    await s.reconciler.reconcile(NAME);
+    expect(counts(s.cluster)).toEqual({ targets: 6, synced: 6, patched: 6 });
+    expect(writesByKind(s.cluster)).toEqual({ 'create secrets': 1, 'patch serviceaccounts': 1, 'patch registrycredentials/status': 1 });
+  });
+
+  it('touches nothing outside its namespaces: a Secret edited by hand elsewhere waits for the whole reconcile', async () => {
+    const s = setup(3);
+    await converged(s);
+    const edited = structuredClone(s.cluster.managedSecrets.get(NAME, 'team-1')!);
+    edited.data = { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') };
+    s.cluster.putManagedSecret(edited);
+    addTarget(s.cluster, 'team-new');
+    await s.reconciler.reconcile(NAME, only('team-new'));
+    expect(s.cluster.writes.filter((w) => w.namespace === 'team-1')).toEqual([]);
+    s.cluster.clearWrites();
+    await s.reconciler.reconcile(NAME);
+    expect(s.cluster.writes.filter((w) => w.resource === 'secrets')).toEqual([{ verb: 'update', resource: 'secrets', namespace: 'team-1', name: NAME }]);
+  });
+
+  it('does there what the whole reconcile would: a namespace that stops matching loses our Secret and our entry', async () => {
+    const s = setup(3);
+    await converged(s);
+    s.cluster.addNamespace('team-1', { pulls: 'no' });
+    await s.reconciler.reconcile(NAME, only('team-1', 'team-2'));
+    expect(writesByKind(s.cluster)).toEqual({ 'delete secrets': 1, 'patch serviceaccounts': 1 });
+    expect(s.cluster.managedSecrets.get(NAME, 'team-1')).toBeUndefined();
+    expect(pullSecrets(s, 'team-1')).toEqual([]);
+    expect(recorded(s, 'team-1')).toBeUndefined();
+  });
+
+  it('a namespace it does not select and holds nothing in costs no write', async () => {
+    const s = setup(3);
+    await converged(s);
+    s.cluster.addNamespace('elsewhere', { pulls: 'no' });
+    s.cluster.addServiceAccount('elsewhere');
+    expect(await s.reconciler.reconcile(NAME, only('elsewhere'))).toEqual({ requeueAfterMs: COALESCE_MS });
+    expect(s.cluster.writes).toEqual([]);
+  });
+
+  it('runs the whole reconcile instead when the decision may have changed: a new spec, a new source, a new object of the same name', async () => {
+    const spec = setup(3);
+    await converged(spec);
+    const credential = spec.cluster.credentials.get(NAME)!;
+    spec.cluster.credentials.put({ ...credential, metadata: { ...credential.metadata, generation: 2 }, spec: { ...credential.spec, static: { registry: 'quay.io', credentialsSecretRef: { name: 'src' } } } });
+    addTarget(spec.cluster, 'team-new');
+    await spec.reconciler.reconcile(NAME, only('team-new'));
+    expect(writesByKind(spec.cluster)).toEqual({ 'create secrets': 1, 'update secrets': 3, 'patch serviceaccounts': 1, 'patch registrycredentials/status': 1 });
+
+    const source = setup(3);
+    await converged(source);
+    source.cluster.addSourceSecret('src', { username: 'robot', password: 'pw-2' });
+    addTarget(source.cluster, 'team-new');
+    await source.reconciler.reconcile(NAME, only('team-new'));
+    expect(writesByKind(source.cluster)).toEqual({ 'create secrets': 1, 'update secrets': 3, 'patch serviceaccounts': 1, 'patch registrycredentials/status': 1 });
+
+    const recreated = setup(2);
+    await converged(recreated);
+    const old = recreated.cluster.credentials.get(NAME)!;
+    recreated.cluster.credentials.put({ ...old, metadata: { ...old.metadata, uid: 'uid-new' }, status: undefined });
+    addTarget(recreated.cluster, 'team-new');
+    await recreated.reconciler.reconcile(NAME, only('team-new'));
+    // The Secrets name their owner by uid: every one is rewritten for the new object, not only the new namespace's.
+    expect(recreated.cluster.count('update', 'secrets')).toBe(2);
+    expect(recreated.cluster.managedSecrets.get(NAME, 'team-new')?.metadata?.ownerReferences?.[0]?.uid).toBe('uid-new');
+  });
+
+  it('an expiring credential: scoped runs until its refresh is due, then the whole reconcile (and the provider) again', async () => {
+    const s = setup(2, { ecr: { region: 'us-east-1' } });
+    await reconcileThroughMint(s);
+    expect(s.mints()).toBe(1);
+    s.cluster.clearWrites();
+    addTarget(s.cluster, 'team-new');
+    s.clock.advance(60_000);
+    expect(await s.reconciler.reconcile(NAME, only('team-new'))).toEqual({ requeueAfterMs: COALESCE_MS });
+    expect(writesByKind(s.cluster)).toEqual({ 'create secrets': 1, 'patch serviceaccounts': 1 });
+    expect(s.cluster.managedSecrets.get(NAME, 'team-new')?.metadata?.annotations?.[CREDENTIAL_DIGEST_ANNOTATION]).toBe(
+      s.cluster.managedSecrets.get(NAME, 'team-0')?.metadata?.annotations?.[CREDENTIAL_DIGEST_ANNOTATION],
+    );
+    // Past the refresh time (half of the 12 h lifetime): a namespace event runs the whole reconcile, which calls the provider.
+    s.clock.advance(6 * 3600_000);
+    addTarget(s.cluster, 'team-later');
+    await s.reconciler.reconcile(NAME, only('team-later'));
+    await settle();
+    expect(s.mints()).toBe(2);
+    // While that call is under way nothing is scoped either: the next reconcile takes the new token in everywhere.
+    s.cluster.clearWrites();
+    await s.reconciler.reconcile(NAME, only('team-later'));
+    expect(s.cluster.count('update', 'secrets')).toBe(4);
+  });
+
+  it('after a whole reconcile that left writes to retry, namespace events run the whole reconcile until one succeeds', async () => {
+    let failing = true;
+    const s = setup(2, {}, (cluster) => ({
+      ...cluster.writer,
+      createSecret: (secret) =>
+        failing && secret.metadata?.namespace === 'team-1' ? Promise.reject(new KubeApiError('Transient', 500, 'create secret: HTTP 500 etcd timeout')) : cluster.writer.createSecret(secret),
+    }));
+    await expect(s.reconciler.reconcile(NAME)).rejects.toBeInstanceOf(RetryableFanOutError);
+    failing = false;
+    s.cluster.clearWrites();
+    addTarget(s.cluster, 'team-new');
+    await s.reconciler.reconcile(NAME, only('team-new'));
+    expect(s.cluster.writes.map((w) => `${w.verb} ${w.resource} ${w.namespace ?? ''}`).sort()).toEqual([
+      'create secrets team-1',
+      'create secrets team-new',
+      'patch registrycredentials/status ',
+      'patch serviceaccounts team-1',
+      'patch serviceaccounts team-new',
+    ]);
+  });
+
+  it('a namespace that cannot take the Secret asks for the whole reconcile at once, which reports it in status', async () => {
+    const s = setup(2);
+    await converged(s);
+    addTarget(s.cluster, 'team-new');
+    s.cluster.putUnmanagedSecret({ metadata: { name: NAME, namespace: 'team-new' }, type: 'Opaque' });
+    expect(await s.reconciler.reconcile(NAME, only('team-new'))).toEqual({ requeueAfterMs: 0 });
+    await s.reconciler.reconcile(NAME);
+    expect(s.cluster.status(NAME)?.failedNamespaces?.map((f) => `${f.namespace} ${f.reason}`)).toEqual(['team-new SecretConflict']);
+    expect(condition(s, 'Ready')).toEqual({ status: 'False', reason: 'SecretConflict' });
+  });
+
+  it('a failed write in a scoped run fails it with the retry the whole reconcile takes (Retry-After kept)', async () => {
+    let failing = false;
+    const s = setup(2, {}, (cluster) => ({
+      ...cluster.writer,
+      createSecret: (secret) =>
+        failing
+          ? Promise.reject(new KubeApiError('Transient', 429, 'create secret: HTTP 429 Too many requests, please try again later.', { retryAfterMs: 3_000 }))
+          : cluster.writer.createSecret(secret),
+    }));
+    await converged(s);
+    failing = true;
+    addTarget(s.cluster, 'team-new');
+    const failure = await s.reconciler.reconcile(NAME, only('team-new')).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(RetryableFanOutError);
+    expect(retryAfterOf(failure)).toBe(3_000);
+  });
+});
