@@ -29,7 +29,7 @@ export interface BenchOptions {
   operatorEnv: Record<string, string>;
   /** Credentials over the same namespaces in scenario "multi". */
   multiCredentials: number;
-  /** Scenario "watch": how long unrelated Secrets churn, and how often the API server ends each watch. */
+  /** Scenario "watch": how long unrelated Secrets may churn at most, and how often the API server ends each watch. */
   watchChurnSeconds: number;
   watchTimeoutSeconds: number;
   /** Provider refreshes to watch at each size (scenario "refresh"). */
@@ -58,7 +58,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --multi-credentials N    credentials in scenario multi (default 10)
   --node-options "..."     NODE_OPTIONS for every operator process instead of the Deployment's (to try a setting)
   --operator-env NAME=V    extra environment for every operator process (repeatable; to try a setting)
-  --watch-churn S          seconds of churn in scenario watch (default 100)
+  --watch-churn S          scenario watch churns until the operator without bookmarks relists, at most S seconds
+                           (default 300)
   --watch-timeout S        the API server ends each watch after S seconds in scenario watch (default 20)
   --cronjob-full-max N     time the CronJob script over every namespace up to N namespaces (default 1000);
                            above that, time it over a sample and extrapolate (labelled as such)
@@ -82,7 +83,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     scenarios: new Set(DEFAULT_SCENARIOS),
     multiCredentials: 10,
     operatorEnv: {},
-    watchChurnSeconds: 100,
+    watchChurnSeconds: 300,
     watchTimeoutSeconds: 20,
     dir: '.regcred/bench',
     cronjobFullMax: 1000,

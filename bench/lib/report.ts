@@ -1,5 +1,5 @@
 import { formatSummary, type RequestSummary } from './audit.js';
-import type { BenchResults, FailoverTakeover, FreshStart, HeapMiB, PeerResult, PeerToolResult, SizeResult, Timed, WatchRun } from './results.js';
+import type { BenchResults, FailoverTakeover, FreshStart, HeapMiB, PeerResult, PeerToolResult, SizeResult, Timed, WatchExpiryResult, WatchRun } from './results.js';
 
 const DID_NOT_CONVERGE = 'did not converge';
 
@@ -451,7 +451,7 @@ function details(results: BenchResults): string[] {
       const run = (r: WatchRun | undefined): string =>
         r ? `${r.relists} relists (${Object.entries(r.relistsByInformer).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}), ${r.watches} watch requests, ${r.bookmarks} bookmarks, ${mib(r.rssMiB)} RSS` : '–';
       lines.push(
-        `- Forced watch expiry: two fresh operators over the converged state, the API server ending every watch after ${w.watchTimeoutS} s (REGCRED_WATCH_TIMEOUT_SECONDS), for ${w.durationS} s while ${w.churnWrites} writes to unrelated Secrets moved the API server's watch window on. With bookmarks (the default): ${run(w.bookmarks)}. Without (REGCRED_WATCH_BOOKMARKS=false): ${run(w.noBookmarks)}.${w.error ? ` Error: ${w.error}` : ''}`,
+        `- Forced watch expiry: two fresh operators over the converged state, the API server ending every watch after ${w.watchTimeoutS} s (REGCRED_WATCH_TIMEOUT_SECONDS), for ${Math.round(w.durationS)} s while ${w.churnWrites} writes to unrelated Secrets moved the API server's watch window on${watchWindow(w)}. With bookmarks (the default): ${run(w.bookmarks)}. Without (REGCRED_WATCH_BOOKMARKS=false): ${run(w.noBookmarks)}.${w.error ? ` Error: ${w.error}` : ''}`,
       );
     }
     if (s.multi) {
@@ -493,4 +493,11 @@ export function markdownReport(results: BenchResults): string {
     ...peerSection(results),
     ...details(results),
   ].join('\n');
+}
+
+/** Whether the churn moved the API server's watch window past a quiet watch, and when. */
+function watchWindow(w: WatchExpiryResult): string {
+  if (w.maxChurnS === undefined) return '';
+  if (w.windowMovedAfterS === undefined) return ` (the churn stopped at its limit of ${w.maxChurnS} s without the operator without bookmarks relisting: the window never moved past its resourceVersion, so this run shows nothing about bookmarks)`;
+  return ` (churned until the operator without bookmarks first relisted, ${Math.round(w.windowMovedAfterS)} s in: the window had moved past its resourceVersion)`;
 }

@@ -265,7 +265,12 @@ export interface WatchRun {
 
 /** Forced watch expiry with and without bookmarks (scenario "watch"). */
 export interface WatchExpiryResult {
+  /** Seconds of churn done. */
   durationS: number;
+  /** The most churn allowed (--watch-churn); absent in runs before it was a limit. */
+  maxChurnS?: number;
+  /** When the operator without bookmarks first relisted (the window moved past a quiet watch); absent: it never did. */
+  windowMovedAfterS?: number;
   watchTimeoutS: number;
   churnWrites: number;
   bookmarks?: WatchRun;

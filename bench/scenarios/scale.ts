@@ -255,14 +255,16 @@ async function informerCounters(operator: OperatorProcess): Promise<Pick<WatchRu
 /**
  * Forced watch expiry: two operators over the converged state, each told to have its watches ended by the
  * API server every `timeoutSeconds` (as a load balancer or an API server restart would), one asking for
- * bookmarks (the shipped default) and one not. Meanwhile unrelated Secrets change all the time, so the API
- * server's watch window (75 s of events, and at least 100) moves past the resourceVersion of a quiet watch.
- * A watch that resumes from a resourceVersion no longer in the window gets 410 Gone, and its informer lists
- * everything again: counted from each operator's /metrics.
+ * bookmarks (the shipped default) and one not. Meanwhile unrelated Secrets change as fast as 8 writers
+ * can, so the API server's Secret watch cache fills and drops events older than its window (it keeps 75 s
+ * of events, growing while they are fresher, and evicts only once full). A watch that resumes from a
+ * resourceVersion no longer in the window gets 410 Gone, and its informer lists everything again: counted
+ * from each operator's /metrics. The churn goes on until the operator without bookmarks has relisted (the
+ * window has moved past a quiet watch), at most `maxChurnS` seconds, then one more watch period.
  */
-export async function watchExpiry(ctx: BenchContext, size: number, durationS: number, timeoutSeconds: number): Promise<WatchExpiryResult> {
+export async function watchExpiry(ctx: BenchContext, size: number, maxChurnS: number, timeoutSeconds: number): Promise<WatchExpiryResult> {
   const namespace = 'bench-churn';
-  const result: WatchExpiryResult = { durationS, watchTimeoutS: timeoutSeconds, churnWrites: 0 };
+  const result: WatchExpiryResult = { durationS: 0, maxChurnS, watchTimeoutS: timeoutSeconds, churnWrites: 0 };
   try {
     await ctx.admin.core.createNamespace({ body: { metadata: { name: namespace } } });
   } catch (err) {
@@ -274,21 +276,36 @@ export async function watchExpiry(ctx: BenchContext, size: number, durationS: nu
   try {
     await Promise.all([withBookmarks.cachesSynced(timeoutFor(60_000, 20, size)), without.cachesSynced(timeoutFor(60_000, 20, size))]);
     const before = await Promise.all([informerCounters(withBookmarks), informerCounters(without)]);
-    const until = Date.now() + durationS * 1000;
-    let i = 0;
-    progress(`size ${size}: watch expiry, ${durationS} s of churn on unrelated Secrets, watches ended every ${timeoutSeconds} s`);
-    while (Date.now() < until) {
-      const name = `churn-${i % 50}`;
+    const started = Date.now();
+    const until = started + maxChurnS * 1000;
+    progress(`size ${size}: watch expiry, churn on unrelated Secrets until the operator without bookmarks relists (at most ${maxChurnS} s), watches ended every ${timeoutSeconds} s`);
+    let moved = false;
+    const write = async (i: number): Promise<void> => {
+      const name = `churn-${i % 200}`;
+      const body = { metadata: { name }, type: 'Opaque', data: { v: randomBytes(8).toString('base64') } };
       try {
-        await ctx.admin.core.createNamespacedSecret({ namespace, body: { metadata: { name }, type: 'Opaque', data: { v: randomBytes(8).toString('base64') } } });
+        await ctx.admin.core.createNamespacedSecret({ namespace, body });
       } catch (err) {
         if (statusCode(err) !== 409) throw err;
-        await ctx.admin.core.replaceNamespacedSecret({ namespace, name, body: { metadata: { name }, type: 'Opaque', data: { v: randomBytes(8).toString('base64') } } });
+        await ctx.admin.core.replaceNamespacedSecret({ namespace, name, body });
       }
       result.churnWrites++;
-      i++;
-      await sleep(50);
-    }
+    };
+    let next = 0;
+    const writers = Array.from({ length: 8 }, async () => {
+      while (!moved && Date.now() < until) await write(next++);
+    });
+    const watcher = (async () => {
+      while (!moved && Date.now() < until) {
+        await sleep(2_000);
+        if ((await informerCounters(without)).relists > before[1].relists) {
+          moved = true;
+          result.windowMovedAfterS = (Date.now() - started) / 1000;
+        }
+      }
+    })();
+    await Promise.all([...writers, watcher]);
+    result.durationS = (Date.now() - started) / 1000;
     // One more watch period, so that every informer has resumed at least once after the last churn.
     await sleep((timeoutSeconds + 2) * 1000);
     const after = await Promise.all([informerCounters(withBookmarks), informerCounters(without)]);

@@ -4,7 +4,7 @@ import { parseArgs, UsageError } from '../../bench/lib/args.js';
 import { benchmarksMarkdown, describeKeptRun, goalsBlock, withKeptRuns } from '../../bench/lib/benchmarks-md.js';
 import { deploymentNodeOptions, deploymentRuntimeEnv } from '../../bench/lib/deployment.js';
 import { markdownReport, perNamespace, rows } from '../../bench/lib/report.js';
-import type { BenchResults, FailoverResult, FreshStart, RefreshResult, SizeResult } from '../../bench/lib/results.js';
+import type { BenchResults, FailoverResult, FreshStart, RefreshResult, SizeResult, WatchExpiryResult, WatchRun } from '../../bench/lib/results.js';
 import { percentile } from '../../bench/lib/util.js';
 import { failoverBoundMs, FAILOVER_TIMING } from '../../bench/scenarios/failover.js';
 import { tokenLifetimeFor } from '../../bench/scenarios/refresh.js';
@@ -247,5 +247,28 @@ describe('bench report: API Priority and Fairness', () => {
     expect(cell(results([apf(1500)]), '429 answers / writes, reconcile retries')).toBe('20 / 120, 0');
     expect(cell(results([apf(1500)]), 'extra time against the fan-out without it')).toBe('+0.50 s (1.5×)');
     expect(cell(results([apf(800)]), 'extra time against the fan-out without it')).toBe('−0.20 s (0.8×)');
+  });
+});
+
+describe('bench report: forced watch expiry', () => {
+  const run = (relists: number): WatchRun => ({ lists: 5 + relists, relists, watches: 30, bookmarks: 12, relistsByInformer: relists ? { 'managed secrets': relists } : {}, rssMiB: 100, cpuS: 3 });
+  const watch = (w: Partial<WatchExpiryResult>): SizeResult => ({
+    size: 50,
+    setup: { createNamespacesMs: 0, defaultServiceAccountsMs: 0 },
+    errors: [],
+    watch: { durationS: 95.4, maxChurnS: 300, watchTimeoutS: 20, churnWrites: 9000, bookmarks: run(0), noBookmarks: run(2), ...w },
+  });
+
+  it('says when the window moved and counts relists with bookmarks and without', () => {
+    const md = markdownReport(results([watch({ windowMovedAfterS: 92.1 })]));
+    expect(cell(results([watch({ windowMovedAfterS: 92.1 })]), 'Forced watch expiry: relists with bookmarks / without')).toBe('0 / 2');
+    expect(md).toContain('for 95 s while 9000 writes to unrelated Secrets moved the API server\'s watch window on (churned until the operator without bookmarks first relisted, 92 s in');
+    expect(md).toContain('Without (REGCRED_WATCH_BOOKMARKS=false): 2 relists (managed secrets 2)');
+  });
+
+  it('says plainly when the churn never moved the window, so the run shows nothing about bookmarks', () => {
+    const md = markdownReport(results([watch({ durationS: 300, noBookmarks: run(0) })]));
+    expect(md).toContain('the churn stopped at its limit of 300 s without the operator without bookmarks relisting');
+    expect(md).toContain('this run shows nothing about bookmarks');
   });
 });
