@@ -399,7 +399,8 @@ function details(results: BenchResults): string[] {
     lines.push(`**${s.size} namespaces.** Setup: namespaces created in ${seconds(s.setup.createNamespacesMs)}; the controller manager's default ServiceAccounts in all of them after ${seconds(s.setup.defaultServiceAccountsMs)}.`, '');
     const f = s.fanout;
     if (f) {
-      lines.push(`- Operator fan-out: ${timed(f.operator)} (${f.operator.polls} list polls, one every ${ms(f.operator.meanPollPeriodMs)} on average; ${f.operator.detail ?? ''}); status afterwards ${JSON.stringify(f.operator.status ?? null)}; warnings logged: ${f.operator.warnings}.`);
+      const observed = f.operator.events !== undefined ? `followed with watches, ${f.operator.events} events` : `${f.operator.polls} list polls, one every ${ms(f.operator.meanPollPeriodMs)} on average`;
+      lines.push(`- Operator fan-out: ${timed(f.operator)} (${observed}; ${f.operator.detail ?? ''}); status afterwards ${JSON.stringify(f.operator.status ?? null)}; warnings logged: ${f.operator.warnings}.`);
       lines.push(`  - operator writes: ${formatSummary(f.operator.writes)}`);
       if (f.floor) lines.push(`- Floor: ${timed(f.floor)}${f.floor.detail ? ` (${f.floor.detail})` : ''}; writes: ${formatSummary(f.floor.writes)}`);
       if (f.cronjob) {
@@ -409,7 +410,10 @@ function details(results: BenchResults): string[] {
         );
       }
     }
-    if (s.rotation) lines.push(`- Rotation: ${timed(s.rotation)} (${s.rotation.detail ?? ''}; a list poll every ${ms(s.rotation.meanPollPeriodMs)} on average); operator writes: ${formatSummary(s.rotation.writes)}`);
+    if (s.rotation) {
+      const observed = s.rotation.events !== undefined ? `followed with watches, ${s.rotation.events} events` : `a list poll every ${ms(s.rotation.meanPollPeriodMs)} on average`;
+      lines.push(`- Rotation: ${timed(s.rotation)} (${s.rotation.detail ?? ''}; ${observed}); operator writes: ${formatSummary(s.rotation.writes)}`);
+    }
     if (s.refresh) {
       const r = s.refresh;
       const fractions = r.rollouts.map((x) => (x.atFractionOfPreviousLifetime === undefined ? '–' : x.atFractionOfPreviousLifetime.toFixed(2))).join(', ');

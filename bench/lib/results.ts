@@ -15,6 +15,8 @@ export interface FanOutResult {
     secretsMs?: number;
     polls: number;
     pollIntervalMs: number;
+    /** Watch events the benchmark followed the fan-out with; absent in runs that polled lists instead. */
+    events?: number;
     writes: RequestSummary;
     /** Operator CPU seconds from the create request to convergence. */
     cpuS?: number;
@@ -40,7 +42,9 @@ export interface RotationResult extends Timed {
   targets: number;
   writes: RequestSummary;
   cpuS?: number;
+  /** Runs that polled lists; later runs follow with watches (`events`). */
   meanPollPeriodMs?: number;
+  events?: number;
 }
 
 export interface RefreshRollout {

@@ -12,9 +12,9 @@ import {
   forEachLimited,
   MERGE_PATCH,
   OPERATOR_USER,
-  pollFanOut,
   statusCode,
   TARGET_LABEL,
+  watchFanOut,
 } from '../lib/kube.js';
 import type { OperatorProcess } from '../lib/operator.js';
 import type { FanOutResult, HeapMiB } from '../lib/results.js';
@@ -190,13 +190,7 @@ async function runOperatorFanOut(ctx: BenchContext, targets: readonly string[], 
     namespaces: { selector: { matchLabels: { [TARGET_LABEL]: 'true' } } },
     serviceAccounts: { names: ['default'] },
   });
-  const outcome = await pollFanOut(
-    () => fanOutState(ctx.admin.kc, targetSet, CREDENTIAL_NAME, { labelSelector: `${CREDENTIAL_LABEL}=${CREDENTIAL_NAME}` }, ctx.credential),
-    targets.length,
-    started,
-    timeoutMs,
-    POLL_INTERVAL_MS,
-  );
+  const outcome = await watchFanOut(ctx.admin.kc, targetSet, CREDENTIAL_NAME, { labelSelector: `${CREDENTIAL_LABEL}=${CREDENTIAL_NAME}` }, ctx.credential, started, timeoutMs);
   const cpuS = operator.cpuSeconds() - cpuBefore;
   // Let the last status write and events land before counting.
   await sleep(1000);
@@ -217,6 +211,7 @@ async function runOperatorFanOut(ctx: BenchContext, targets: readonly string[], 
       detail: last ? `secrets ${last.secrets}/${targets.length}, service accounts ${last.accounts}/${targets.length}` : 'no successful list',
       polls: outcome.polls,
       pollIntervalMs: POLL_INTERVAL_MS,
+      events: outcome.events,
       writes,
       cpuS,
       meanPollPeriodMs: outcome.meanPeriodMs,

@@ -1,8 +1,8 @@
-import { Watch, type KubeConfig, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { CREDENTIAL_LABEL } from '../../src/api/constants.js';
 import { auditMark } from '../lib/audit.js';
 import { CREDENTIAL_NAME, type BenchContext } from '../lib/context.js';
-import { carriesPullSecret, holdsCredential, OPERATOR_USER, statusCode, TARGET_LABEL } from '../lib/kube.js';
+import { carriesPullSecret, holdsCredential, OPERATOR_USER, ResumingWatch, statusCode, TARGET_LABEL } from '../lib/kube.js';
 import type { OperatorProcess } from '../lib/operator.js';
 import type { NewNamespaceResult } from '../lib/results.js';
 import { percentile, sleep } from '../lib/util.js';
@@ -17,51 +17,6 @@ interface Track {
 
 export function newNamespaceName(size: number, i: number): string {
   return `bench-new-${size}-${String(i).padStart(3, '0')}`;
-}
-
-/**
- * A watch that survives the server closing it: restarted from the last
- * resourceVersion seen, at most `maxRestarts` times.
- */
-class ResumingWatch<T extends { metadata?: { resourceVersion?: string } }> {
-  private controller?: AbortController;
-  private stopped = false;
-  private restarts = 0;
-  private resourceVersion: string;
-
-  constructor(
-    private readonly kc: KubeConfig,
-    private readonly path: string,
-    private readonly params: Record<string, string>,
-    resourceVersion: string,
-    private readonly onEvent: (phase: string, obj: T) => void,
-    private readonly maxRestarts = 20,
-  ) {
-    this.resourceVersion = resourceVersion;
-  }
-
-  async start(): Promise<void> {
-    if (this.stopped) return;
-    this.controller = await new Watch(this.kc).watch(
-      this.path,
-      { ...this.params, resourceVersion: this.resourceVersion, allowWatchBookmarks: true },
-      (phase: string, obj: T) => {
-        const rv = obj.metadata?.resourceVersion;
-        if (rv) this.resourceVersion = rv;
-        if (phase !== 'BOOKMARK') this.onEvent(phase, obj);
-      },
-      () => {
-        if (this.stopped || this.restarts >= this.maxRestarts) return;
-        this.restarts++;
-        setTimeout(() => void this.start().catch(() => undefined), 200);
-      },
-    );
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.controller?.abort();
-  }
 }
 
 /**

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { CREDENTIAL_LABEL } from '../../src/api/constants.js';
 import { auditMark } from '../lib/audit.js';
 import { CREDENTIAL_NAME, SOURCE_SECRET, timeoutFor, type BenchContext } from '../lib/context.js';
-import { fanOutState, OPERATOR_USER, pollFanOut, replaceOpaqueSecret } from '../lib/kube.js';
+import { OPERATOR_USER, replaceOpaqueSecret, watchFanOut } from '../lib/kube.js';
 import type { OperatorProcess } from '../lib/operator.js';
 import type { RotationResult } from '../lib/results.js';
-import { POLL_INTERVAL_MS, writesSince } from './fanout.js';
+import { writesSince } from './fanout.js';
 
 /** A new password in the source Secret; timed until every target namespace's Secret holds it. */
 export async function rotation(ctx: BenchContext, targets: readonly string[], operator: OperatorProcess): Promise<RotationResult> {
@@ -16,23 +16,17 @@ export async function rotation(ctx: BenchContext, targets: readonly string[], op
   const started = Date.now();
   await replaceOpaqueSecret(ctx.admin.core, SOURCE_SECRET, { username: ctx.credential.username, password });
   ctx.credential = { ...ctx.credential, password };
-  const outcome = await pollFanOut(
-    () => fanOutState(ctx.admin.kc, new Set(targets), CREDENTIAL_NAME, { labelSelector: `${CREDENTIAL_LABEL}=${CREDENTIAL_NAME}` }, ctx.credential),
-    targets.length,
-    started,
-    timeoutMs,
-    POLL_INTERVAL_MS,
-    true,
-  );
+  const outcome = await watchFanOut(ctx.admin.kc, new Set(targets), CREDENTIAL_NAME, { labelSelector: `${CREDENTIAL_LABEL}=${CREDENTIAL_NAME}` }, ctx.credential, started, timeoutMs);
   const cpuS = operator.cpuSeconds() - cpuBefore;
   const writes = await writesSince(ctx, mark, OPERATOR_USER);
   return {
-    ms: outcome.ms,
+    // Every Secret holding the new password (the entries were in place before).
+    ms: outcome.secretsMs,
     timeoutMs,
     targets: targets.length,
     detail: outcome.last ? `${outcome.last.secrets}/${targets.length} Secrets hold the new password` : 'no successful list',
     writes,
     cpuS,
-    meanPollPeriodMs: outcome.meanPeriodMs,
+    events: outcome.events,
   };
 }
