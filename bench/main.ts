@@ -126,8 +126,9 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
         result.memory.heapAfterNewNamespaces = await operator.heapMiB();
       }
     }
-    if (result.memory) {
-      result.memory.peakRssMiB = operator.memory().hwmKiB / 1024;
+    const memoryExtras = ctx.options.memoryExtrasAt === 'every' || last;
+    if (result.memory) result.memory.peakRssMiB = operator.memory().hwmKiB / 1024;
+    if (result.memory && memoryExtras) {
       // Settled: the same process after 30 s with nothing to do (V8's memory reducer runs once allocation stops).
       progress(`size ${size}: memory, letting the long-running process settle for 30 s`);
       await sleep(30_000);
@@ -170,8 +171,10 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
         progress(`size ${size}: memory, fresh operator over the converged state`);
         result.memory.fresh = await freshStart(ctx, `fresh-${size}`, size);
       }
-      progress(`size ${size}: memory, fresh operator caching objects whole (REGCRED_INFORMER_TRANSFORM=false)`);
-      result.memory.freshUntransformed = await freshStart(ctx, `fresh-untransformed-${size}`, size, { REGCRED_INFORMER_TRANSFORM: 'false' });
+      if (memoryExtras) {
+        progress(`size ${size}: memory, fresh operator caching objects whole (REGCRED_INFORMER_TRANSFORM=false)`);
+        result.memory.freshUntransformed = await freshStart(ctx, `fresh-untransformed-${size}`, size, { REGCRED_INFORMER_TRANSFORM: 'false' });
+      }
     }
     if (scenarios.has('multi')) {
       // Last: it needs the single credential gone, and leaves the namespaces clean.

@@ -34,6 +34,11 @@ export interface BenchOptions {
   watchTimeoutSeconds: number;
   /** Provider refreshes to watch at each size (scenario "refresh"). */
   refreshes: number;
+  /**
+   * Where the memory scenario also lets the worked process settle for 30 s and starts a fresh operator caching
+   * objects whole: at every size, or (--quick) only at the largest.
+   */
+  memoryExtrasAt: 'every' | 'largest';
   /** Lifetime of the tokens the local Google endpoint issues; default grows with the size (bench/scenarios/refresh.ts). */
   tokenLifetimeSeconds?: number;
   /**
@@ -44,9 +49,10 @@ export interface BenchOptions {
 }
 
 export const USAGE = `usage: npm run bench -- [options]
-  --quick                  sizes 100 and 1,000 namespaces; the CronJob script is timed over every namespace
-                           at 100 and over a sample of 100 at 1,000 (same as --cronjob-full-max 100
-                           --cronjob-sample 100; later options override)
+  --quick                  sizes 100 and 1,000 namespaces; the CronJob script is timed over a sample of 50
+                           namespaces (--cronjob-full-max 50 --cronjob-sample 50), 2 provider refreshes
+                           (--refreshes 2), and the memory settle and whole-object baseline only at 1,000;
+                           later options override
   --sizes 100,1000,5000    namespace counts (default 100,1000,5000)
   --scenarios LIST         any of ${SCENARIOS.join(',')} (default: all but
                            ${[...OPT_IN_SCENARIOS].join(', ')}); failover runs once, at the smallest size.
@@ -95,6 +101,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     // The operator's default --write-concurrency (src/config.ts); the floor client uses the same.
     writeConcurrency: 16,
     refreshes: 3,
+    memoryExtrasAt: 'every',
   };
   const args = [...argv];
   const value = (flag: string): string => {
@@ -114,8 +121,10 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     switch (flag) {
       case '--quick':
         options.sizes = [100, 1000];
-        options.cronjobFullMax = 100;
-        options.cronjobSample = 100;
+        options.cronjobFullMax = 50;
+        options.cronjobSample = 50;
+        options.refreshes = 2;
+        options.memoryExtrasAt = 'largest';
         break;
       case '--sizes':
         options.sizes = take()

@@ -106,20 +106,20 @@ identity, with default flags unless said otherwise and with the \`NODE_OPTIONS\`
 shipped Deployment sets. Writes are counted from the audit log by user name.
 
 1. **Fan-out.** One static \`RegistryCredential\` (source Secret \`regcred-system/bench-source\` with
-   username/password) selects the N namespaces by label. Timed from the create request to the first poll
-   that shows, in every namespace, a Secret holding the right credential and a \`default\` ServiceAccount
-   listing it. Polls are two list calls (Secrets by label selector, ServiceAccounts by field selector
-   \`metadata.name=default\`), parsed with plain JSON.parse; after each poll the benchmark waits 200 ms or as
-   long as the poll took, whichever is longer, so polling takes at most half of the wall time and the figure
-   is late by at most one such period. The operator's CPU time (utime + stime from /proc/<pid>/stat) over
-   the same interval is reported beside it.
+   username/password) selects the N namespaces by label. Timed from the create request to the watch event
+   that completes, in every namespace, a Secret holding the right credential and a \`default\` ServiceAccount
+   listing it: one list of each (Secrets by label selector, ServiceAccounts by field selector
+   \`metadata.name=default\`) to start from, then a watch of each. (Runs before December 2026 polled both
+   lists every 200 ms or as long as a poll took; at 20,000 namespaces that read 40,000 objects every 2 s
+   and loaded the API server and the CPUs as much as the operator did.) The operator's CPU time (utime +
+   stime from /proc/<pid>/stat) over the same interval is reported beside it.
    The same end state is produced, from the same clean state, by
    - **the CronJob approach**: one bash script, as a CronJob would run it, under its own ServiceAccount
      (\`bench-system/bench-cronjob\`, rights for exactly its calls): \`kubectl get namespaces -l …\`, then per
      namespace, in sequence, \`kubectl create secret docker-registry … --dry-run=client -o yaml | kubectl apply -f -\`
      and \`kubectl patch serviceaccount default -p '{"imagePullSecrets":[…]}'\`. Above
-     \`--cronjob-full-max\` namespaces (default 1,000; 100 with \`--quick\`) it is timed over the first
-     \`--cronjob-sample\` namespaces (default 250; 100 with \`--quick\`) and extrapolated linearly (the
+     \`--cronjob-full-max\` namespaces (default 1,000; 50 with \`--quick\`) it is timed over the first
+     \`--cronjob-sample\` namespaces (default 250; 50 with \`--quick\`) and extrapolated linearly (the
      script is one kubectl pair per namespace in sequence, so its time is linear in the count), and the
      table says so.
    - **the floor**: a minimal @kubernetes/client-node client, as the operator's identity, doing exactly one
@@ -139,7 +139,7 @@ shipped Deployment sets. Writes are counted from the audit log by user name.
    default 20, so that setting up thousands of namespaces does not take minutes; at 5 per second neither
    limit is reached.)
 4. **Rotation.** The source Secret gets a new password; timed until every target namespace's Secret holds it
-   (list polls as in 1). A provider refresh is the other kind of rotation: see 6.
+   (followed with watches as in 1). A provider refresh is the other kind of rotation: see 6.
 5. **Memory and start-up.** VmRSS and VmHWM from /proc/<pid>/status: of the fan-out operator right after
    it converged, and of a fresh operator over the converged state (median of 5 samples once its first
    reconcile is done). Start-up is spawn to the "caches synced" log line. At the largest size, two fresh
@@ -153,7 +153,7 @@ shipped Deployment sets. Writes are counted from the audit log by user name.
    so that the operator refreshes every few seconds instead of every half hour. The endpoint counts every
    token request and records every token with its expiry: a counter the operator does not control. Timed:
    the first mint to every namespace (Secrets and ServiceAccount entries); then, over
-   \`--refreshes\` refreshes (default 3), token requests per refresh published (must be 1, whatever the number
+   \`--refreshes\` refreshes (default 3, 2 with \`--quick\`), token requests per refresh published (must be 1, whatever the number
    of namespaces), for each refresh the time from the endpoint issuing the token to the first list poll
    that shows it (or a newer one) in every namespace, and the longest time any poll saw a Secret holding a
    token past its expiry (0 means never seen; polls as in 1). Then the endpoint switches to hour-long tokens
@@ -176,7 +176,8 @@ shipped Deployment sets. Writes are counted from the audit log by user name.
    object whole, as the API server sends it (\`REGCRED_INFORMER_TRANSFORM=false\`): the baseline for what the
    informer transforms save. Memory per namespace is the fresh RSS difference between consecutive sizes over
    the namespaces added. "After the workload / fresh" divides the long-running process's RSS after the
-   fan-out, rotation and new namespaces (settled) and its VmHWM (peak) by the fresh process's RSS.
+   fan-out, rotation and new namespaces (settled: after 30 s with nothing to do) and its VmHWM (peak) by the
+   fresh process's RSS. With \`--quick\` the settle and the whole-object baseline run only at the largest size.
 9. **Many credentials** (\`--scenarios multi\`, only on request). \`--multi-credentials\` (10) static
    RegistryCredentials created one after the other, all selecting the same N namespaces: N × 10 managed
    Secrets and 10 entries on every default ServiceAccount. Against a floor client making exactly the same
@@ -190,8 +191,10 @@ shipped Deployment sets. Writes are counted from the audit log by user name.
 11. **Forced watch expiry** (\`--scenarios watch\`, only on request). Two fresh operators over the converged
    state, each with its watches ended by the API server every \`--watch-timeout\` seconds
    (\`REGCRED_WATCH_TIMEOUT_SECONDS\`), one asking for bookmarks (the default) and one not
-   (\`REGCRED_WATCH_BOOKMARKS=false\`), while unrelated Secrets change for \`--watch-churn\` seconds so the
-   API server's watch window (75 s of events, at least 100) moves past the resourceVersion of a quiet watch.
+   (\`REGCRED_WATCH_BOOKMARKS=false\`), while 8 writers change unrelated Secrets as fast as they can, so the
+   API server's Secret watch cache fills and drops events older than its window (75 s) past the
+   resourceVersion of a quiet watch. The churn stops once the operator without bookmarks has relisted (the
+   window has moved), or after \`--watch-churn\` seconds (default 300), then one more watch period.
    Relists, watch requests and bookmarks are read from each operator's \`regcred_informer_*_total\`.
 12. **external-secrets beside the operator** (scenario \`peer\`, only with \`--scenarios peer\`). external-secrets
    v0.16.2, built from its Go module (bench/peer/external-secrets), and the operator each publish an ECR pull
