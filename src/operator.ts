@@ -6,7 +6,7 @@ import type { Clock, TimerHandle } from './controller/clock.js';
 import { ApiServerReport } from './controller/api-server-report.js';
 import { ClusterView, type Caches } from './controller/cluster-view.js';
 import {
-  keysForCredential,
+  CredentialEvents,
   keysForManagedSecret,
   keysForSourceSecret,
   NamespaceEvents,
@@ -143,7 +143,10 @@ export class Operator {
     const specs = watchSpecs(config.namespace, interner, this.deps.watch?.untransformed === true);
     const credentials = (): readonly RegistryCredential[] => this.view?.credentials() ?? [];
 
-    const credentialInformer = this.supervise(specs.credentials, (obj: RegistryCredential & KubernetesObject, deleted) => this.enqueue(keysForCredential(obj, credentials(), deleted)));
+    const credentialEvents = new CredentialEvents();
+    const credentialInformer = this.supervise(specs.credentials, (obj: RegistryCredential & KubernetesObject, deleted) =>
+      this.enqueue(credentialEvents.keys(obj, credentials(), deleted)),
+    );
     const namespaceEvents = new NamespaceEvents();
     const namespaceInformer = this.supervise(specs.namespaces, (obj: V1Namespace, deleted) =>
       this.enqueue(namespaceEvents.keys(obj, credentials(), deleted), obj.metadata?.name),

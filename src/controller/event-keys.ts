@@ -81,6 +81,31 @@ export function keysForCredential(credential: RegistryCredential, credentials: r
   return [name, ...sharingSecretName(credential.spec.secretName ?? name, name, credentials)];
 }
 
+/**
+ * Credential events, without the updates that change only its status (what controller-runtime's
+ * GenerationChangedPredicate leaves out, with the metadata the reconcile reads added back). Each status
+ * write of ours comes back as an update, and at 20,000 namespaces each ran the whole reconcile again
+ * (hundreds of milliseconds) for nothing: status is what the reconcile writes, not what it acts on. A spec
+ * change moves the generation; a finalizer, the deletion timestamp or a new object of the same name (uid)
+ * changes what the reconcile does, so those still wake it, as do adds and deletes. The periodic resync
+ * rewrites a status someone else edited.
+ */
+export class CredentialEvents {
+  private readonly last = new LastRead<string>();
+
+  keys(credential: RegistryCredential, credentials: readonly RegistryCredential[], deleted: boolean): string[] {
+    const { name, uid, generation, deletionTimestamp, finalizers, creationTimestamp } = credential.metadata;
+    const read = JSON.stringify([uid, generation, deletionTimestamp ?? null, finalizers ?? [], creationTimestamp ?? null]);
+    const previous = this.last.swap(name, read, deleted);
+    if (!deleted && previous === read) return [];
+    return keysForCredential(credential, credentials, deleted);
+  }
+
+  get size(): number {
+    return this.last.size;
+  }
+}
+
 /** A source Secret concerns every credential that reads it. */
 export function keysForSourceSecret(secret: V1Secret, credentials: readonly RegistryCredential[]): string[] {
   const name = secret.metadata?.name;

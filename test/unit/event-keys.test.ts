@@ -4,7 +4,7 @@ import { ADDED_PULL_SECRETS_ANNOTATION } from '../../src/api/constants.js';
 import type { RegistryCredential, RegistryCredentialSpec } from '../../src/api/types.js';
 import type { V1Secret } from '@kubernetes/client-node';
 import { CREDENTIAL_LABEL } from '../../src/api/constants.js';
-import { keysForCredential, keysForManagedSecret, NamespaceEvents, ServiceAccountEvents } from '../../src/controller/event-keys.js';
+import { CredentialEvents, keysForCredential, keysForManagedSecret, NamespaceEvents, ServiceAccountEvents } from '../../src/controller/event-keys.js';
 
 /** Which credentials a ServiceAccount event wakes: all that it concerns, except for updates that change nothing they read. */
 
@@ -134,5 +134,29 @@ describe('a Secret name that frees up wakes whoever waits for it', () => {
     { name: 'a credential with a name of its own is gone: only itself', c: other, deleted: true, want: ['other'] },
   ])('$name', ({ c, deleted, want }) => {
     expect(keysForCredential(c, credentials, deleted)).toEqual(want);
+  });
+});
+
+describe('credential events: a status update wakes no one', () => {
+  const base = credential('rc', { secretName: 'shared' });
+  const sharing = credential('other', { secretName: 'shared' });
+  const credentials = [base, sharing];
+  const at = (meta: Partial<RegistryCredential['metadata']>, status?: RegistryCredential['status']): RegistryCredential => ({
+    ...base,
+    metadata: { ...base.metadata, uid: 'uid-1', generation: 1, creationTimestamp: '2026-01-01T00:00:00Z', finalizers: ['regcred.io/cleanup'], ...meta },
+    ...(status ? { status } : {}),
+  });
+
+  it('the first event, then only changes of what the reconcile reads: generation, finalizers, deletion, a new object of the name', () => {
+    const events = new CredentialEvents();
+    expect(events.keys(at({}), credentials, false)).toEqual(['rc']);
+    // Our own status write, seen again, and a resourceVersion that moved with it: nothing to do.
+    expect(events.keys(at({ resourceVersion: '7' }, { syncedNamespaces: 3, targetNamespaces: 3 }), credentials, false)).toEqual([]);
+    expect(events.keys(at({ resourceVersion: '8', generation: 2 }), credentials, false)).toEqual(['rc']);
+    expect(events.keys(at({ generation: 2, finalizers: [] }), credentials, false)).toEqual(['rc']);
+    expect(events.keys(at({ generation: 2, finalizers: [], uid: 'uid-2' }), credentials, false)).toEqual(['rc']);
+    expect(events.keys(at({ generation: 2, finalizers: [], uid: 'uid-2', deletionTimestamp: '2026-12-01T00:00:00Z' }), credentials, false)).toEqual(['rc', 'other']);
+    expect(events.keys(at({ generation: 2 }), credentials, true)).toEqual(['rc', 'other']);
+    expect(events.size).toBe(0);
   });
 });
