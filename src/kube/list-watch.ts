@@ -1,14 +1,5 @@
-import {
-  ApiException,
-  HttpMethod,
-  ListWatch,
-  RequestContext,
-  Watch,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
-import { fetch } from 'undici';
+import { ApiException, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { kubeRequest } from './raw.js';
 
 /**
  * How the operator lists and watches, as client-go's reflector does it rather than as client-node's
@@ -82,26 +73,6 @@ interface ListPage {
   items?: KubernetesObject[];
 }
 
-async function getJson(kubeConfig: KubeConfig, url: URL): Promise<ListPage> {
-  const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-  await kubeConfig.applySecurityAuthentication(ctx);
-  const response = await fetch(url, { method: 'GET', headers: { ...ctx.getHeaders(), Accept: 'application/json' }, dispatcher: ctx.getDispatcher() });
-  const text = await response.text();
-  if (response.status !== 200) {
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text) as unknown;
-    } catch {
-      // A proxy's HTML page: keep it as text.
-    }
-    const headers: Record<string, string> = {};
-    response.headers.forEach((value, key) => (headers[key] = value));
-    const message = typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string' ? (body as { message: string }).message : response.statusText;
-    throw new ApiException(response.status, message, body, headers);
-  }
-  return JSON.parse(text) as ListPage;
-}
-
 function isGone(err: unknown): boolean {
   return err instanceof ApiException && err.code === 410;
 }
@@ -116,19 +87,17 @@ export async function pagedList<T extends KubernetesObject>(
   stats: ListWatchStats,
   pageSize = LIST_PAGE_SIZE,
 ): Promise<KubernetesListObject<T>> {
-  const server = kubeConfig.getCurrentCluster()?.server;
-  if (!server) throw new Error('No currently active cluster');
   for (;;) {
     const items: T[] = [];
     let resourceVersion = '';
     let token: string | undefined;
     try {
       do {
-        const url = new URL(server + spec.path);
-        url.searchParams.set('limit', String(pageSize));
-        if (spec.labelSelector) url.searchParams.set('labelSelector', spec.labelSelector);
-        if (token) url.searchParams.set('continue', token);
-        const page = await getJson(kubeConfig, url);
+        const page = await kubeRequest<ListPage>(kubeConfig, {
+          method: 'GET',
+          path: spec.path,
+          query: { limit: String(pageSize), labelSelector: spec.labelSelector, continue: token },
+        });
         stats.pages += 1;
         for (const item of page.items ?? []) items.push(spec.transform(item));
         resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;

@@ -9,6 +9,7 @@ import { GROUP, PLURAL, VERSION } from '../api/constants.js';
 import type { RegistryCredential, RegistryCredentialStatus } from '../api/types.js';
 import type { KubeConnection } from './connection.js';
 import { call } from './errors.js';
+import { kubeRequest, namespacedPath } from './raw.js';
 
 const FIELD_MANAGER = 'regcred-operator';
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -34,32 +35,31 @@ export interface KubeWriter {
 }
 
 export function kubeWriter(conn: KubeConnection): KubeWriter {
-  const { core, custom } = conn;
+  const { core, custom, kubeConfig } = conn;
+  // The fan-out's calls go as plain JSON (src/kube/raw.ts); the rare ones keep client-node's APIs.
+  const secrets = (namespace: string, name?: string): string => namespacedPath('/api/v1', 'secrets', namespace, name);
+  const serviceAccount = (namespace: string, name: string): string => namespacedPath('/api/v1', 'serviceaccounts', namespace, name);
+  const managed = { fieldManager: FIELD_MANAGER };
   return {
     createSecret: (secret) =>
       call(`create Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`, () =>
-        core.createNamespacedSecret({ namespace: secret.metadata!.namespace!, body: secret, fieldManager: FIELD_MANAGER }),
+        kubeRequest<V1Secret>(kubeConfig, { method: 'POST', path: secrets(secret.metadata!.namespace!), query: managed, body: secret }),
       ),
     replaceSecret: (secret) =>
       call(`update Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`, () =>
-        core.replaceNamespacedSecret({
-          namespace: secret.metadata!.namespace!,
-          name: secret.metadata!.name!,
-          body: secret,
-          fieldManager: FIELD_MANAGER,
-        }),
+        kubeRequest<V1Secret>(kubeConfig, { method: 'PUT', path: secrets(secret.metadata!.namespace!, secret.metadata!.name), query: managed, body: secret }),
       ),
-    getSecret: (namespace, name) => call(`get Secret ${namespace}/${name}`, () => core.readNamespacedSecret({ namespace, name })),
+    getSecret: (namespace, name) => call(`get Secret ${namespace}/${name}`, () => kubeRequest<V1Secret>(kubeConfig, { method: 'GET', path: secrets(namespace, name) })),
     deleteSecret: async (namespace, name, uid) => {
       await call(`delete Secret ${namespace}/${name}`, () =>
-        core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { uid } } }),
+        kubeRequest(kubeConfig, { method: 'DELETE', path: secrets(namespace, name), body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid } } }),
       );
     },
     getServiceAccount: (namespace, name) =>
-      call(`get ServiceAccount ${namespace}/${name}`, () => core.readNamespacedServiceAccount({ namespace, name })),
+      call(`get ServiceAccount ${namespace}/${name}`, () => kubeRequest<V1ServiceAccount>(kubeConfig, { method: 'GET', path: serviceAccount(namespace, name) })),
     patchServiceAccount: (namespace, name, patch) =>
       call(`patch ServiceAccount ${namespace}/${name}`, () =>
-        core.patchNamespacedServiceAccount({ namespace, name, body: patch, fieldManager: FIELD_MANAGER }, MERGE_PATCH),
+        kubeRequest<V1ServiceAccount>(kubeConfig, { method: 'PATCH', path: serviceAccount(namespace, name), query: managed, body: patch, contentType: PatchStrategy.MergePatch }),
       ),
     patchCredential: (name, patch) =>
       call(`patch RegistryCredential ${name}`, async () =>
