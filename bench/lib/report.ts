@@ -234,7 +234,9 @@ export function rows(results: BenchResults): Row[] {
     out.push(row('After the workload / fresh: settled RSS, peak RSS', (s) => {
       const m = s.memory;
       const settled = m?.rssSettledMiB ?? m?.rssAfterNewNamespacesMiB ?? m?.rssAfterRotationMiB;
-      return m?.fresh ? `${ratioOf(settled, m.fresh.rssMiB, 2)}, ${ratioOf(m.peakRssMiB ?? m.peakRssDuringFanOutMiB, m.fresh.rssMiB, 2)}` : '–';
+      // Without the 30 s settle (--quick, below the largest size) the figure is the RSS right after the workload.
+      const unsettled = m?.rssSettledMiB === undefined && settled !== undefined ? ' (not settled)' : '';
+      return m?.fresh ? `${ratioOf(settled, m.fresh.rssMiB, 2)}${unsettled}, ${ratioOf(m.peakRssMiB ?? m.peakRssDuringFanOutMiB, m.fresh.rssMiB, 2)}` : '–';
     }));
     const slopes = perNamespace(results);
     if (slopes.length) out.push(row('Memory per namespace, from the size before (transformed / whole)', (s) => slopes.find((x) => x.size === s.size)?.text ?? '–'));
