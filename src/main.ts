@@ -151,15 +151,18 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
   await operator.stop();
   // After the workers drained (the lease was renewed meanwhile): a leader releases the Lease now.
   await elector?.stop();
-  await Promise.all([...servers.map((s) => s.close()), conn.close(), verifier.close()]);
-  log.info('stopped');
   const code = outcome === 'failed' || outcome === LOST_LEADERSHIP ? 1 : 0;
-  // Everything is closed; if a library still holds the event loop open (seen once after an informer
-  // restart), exit anyway rather than outlive the kubelet's grace period. Unref'd: it never delays a clean exit.
+  // Closing waits for requests still in flight (a registry probe to a host that does not answer, a request
+  // on a pooled connection), and a library may hold the event loop open after it (seen once after an
+  // informer restart): 5 s from here the process exits anyway rather than outlive the kubelet's grace
+  // period. Armed before the closes so that one that never ends cannot hold the exit. Unref'd: it never
+  // delays a clean exit.
   setTimeout(() => {
-    log.warn({ active: process.getActiveResourcesInfo() }, 'still running 5s after stopping; exiting');
+    log.warn({ active: process.getActiveResourcesInfo() }, 'still running 5s after stopping the workers; exiting');
     process.exit(code);
   }, 5000).unref();
+  await Promise.all([...servers.map((s) => s.close()), conn.close(), verifier.close()]);
+  log.info('stopped');
   return code;
 }
 
