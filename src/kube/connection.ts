@@ -14,6 +14,7 @@ import {
 
 type ApiConstructor<T extends ApiType> = new (config: Configuration) => T;
 import { createHash } from 'node:crypto';
+import { closeWithin } from '../close.js';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +92,7 @@ export function loadKubeConfig(options: ConnectOptions): KubeConfig {
 /** What client-node's (private) KubeConfig.createDispatcher returns: an undici dispatcher, or undefined for plain HTTP. */
 interface Dispatcher {
   close(): Promise<void>;
+  destroy(): Promise<void>;
 }
 type DispatcherFactory = (cluster: unknown, agentOptions: Record<string, unknown>) => Dispatcher | undefined;
 /** Distinct TLS identities kept at once: a rotated client certificate gets a new pool, the old one is closed. */
@@ -125,7 +127,7 @@ function shareConnections(kubeConfig: KubeConfig): () => Promise<void> {
   return async () => {
     const open = [...pools.values()];
     pools.clear();
-    await Promise.all(open.map((d) => (d ? d.close().catch(() => undefined) : Promise.resolve())));
+    await Promise.all(open.map((d) => (d ? closeWithin(d) : Promise.resolve())));
   };
 }
 

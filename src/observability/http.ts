@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CLOSE_GRACE_MS } from '../close.js';
 
 /** A server that is listening, with the port it actually bound (the one asked for, or a free one for 0). */
 export interface ListeningServer {
@@ -28,5 +29,7 @@ function closeServer(server: Server): Promise<void> {
     }
     server.close(() => resolve());
     server.closeIdleConnections();
+    // A request still being answered gets a moment, then its connection goes too (src/close.ts).
+    setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
   });
 }

@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import type { ReadableStream, ReadableStreamReadResult } from 'node:stream/web';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, fetch, type Dispatcher } from 'undici';
+import { closeWithin } from '../close.js';
 
 export type FailureKind = 'dns' | 'tcp' | 'tls' | 'timeout' | 'proxy' | 'other';
 
@@ -226,7 +227,8 @@ export class Transport {
     }
   }
 
+  /** At shutdown: probes still running are aborted after a short grace (src/close.ts). */
   async close(): Promise<void> {
-    await Promise.all([this.direct.close(), this.proxied.close()]);
+    await Promise.all([closeWithin(this.direct), closeWithin(this.proxied)]);
   }
 }
