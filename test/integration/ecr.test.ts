@@ -172,7 +172,11 @@ describe('ECR with keys from a Secret', () => {
     });
     // One token serves every registry the principal may read: the first one's is published for all.
     expectPublished(await readSecret(ns, name), both, motoPassword('111122223333'));
-    expect((await waitForCondition(name, 'Ready', 'True')).status?.registries).toEqual(both);
+    // Status is written right after the Secrets, by the same reconcile: it says so within a moment.
+    await waitFor('status naming both registries', async () => {
+      const status = (await waitForCondition(name, 'Ready', 'True')).status;
+      return JSON.stringify(status?.registries) === JSON.stringify(both) ? true : undefined;
+    });
     // The spec change is a refresh that names the ids. (Today a spec change can call twice: a second
     // reconcile may read the cached status before the first one's write arrives.)
     const afterPatch = moto.tokenCalls().slice(before + 1);
