@@ -1,4 +1,4 @@
-import { WorkQueue, type WorkQueueOptions } from './work-queue.js';
+import { WorkQueue } from './work-queue.js';
 
 /**
  * How many namespaces one key may gather before its next reconcile is a whole one anyway: past this, a
@@ -20,10 +20,6 @@ export const MAX_SCOPED_NAMESPACES = 64;
 export class ScopedWorkQueue extends WorkQueue<string> {
   /** key → the namespaces that woke it, or 'whole'. */
   readonly #scopes = new Map<string, Set<string> | 'whole'>();
-
-  constructor(options: WorkQueueOptions) {
-    super(options);
-  }
 
   override add(key: string): void {
     if (this.isShuttingDown()) return;
