@@ -1,4 +1,5 @@
-import { WorkQueue } from './work-queue.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { WorkQueue, type WorkQueueOptions } from './work-queue.js';
 
 /**
  * How many namespaces one key may gather before its next reconcile is a whole one anyway: past this, a
@@ -16,10 +17,22 @@ export const MAX_SCOPED_NAMESPACES = 64;
  * Every way a key comes back that is not a namespace event goes through `add` (addAfter's timers and
  * addRateLimited included), and `add` always asks for the whole reconcile: a refresh timer must never
  * run as a namespace pass. A key with no record asks for the whole reconcile too.
+ *
+ * A scope may be empty: `recountAfter` brings a key back for its status counts alone, which a reconcile of
+ * a few namespaces held back (docs/adr/0007-status-write-coalescing.md). Its timers are kept apart from
+ * `addAfter`'s, so a recount never stands in for a refresh timer, nor the other way round.
  */
 export class ScopedWorkQueue extends WorkQueue<string> {
   /** key → the namespaces that woke it, or 'whole'. */
   readonly #scopes = new Map<string, Set<string> | 'whole'>();
+  /** key → its pending recount: when, and the timer that brings it. */
+  readonly #recounts = new Map<string, { readyAt: number; timer: TimerHandle }>();
+  readonly #clock: Clock;
+
+  constructor(options: WorkQueueOptions) {
+    super(options);
+    this.#clock = options.clock;
+  }
 
   override add(key: string): void {
     if (this.isShuttingDown()) return;
@@ -27,16 +40,49 @@ export class ScopedWorkQueue extends WorkQueue<string> {
     super.add(key);
   }
 
-  /** `key` concerns only what changed in `namespace` (unless something else already asked for more). */
-  addIn(key: string, namespace: string): void {
+  /**
+   * `key` concerns only what changed in `namespace` (unless something else already asked for more); without
+   * a namespace, only its status counts.
+   */
+  addIn(key: string, namespace?: string): void {
     if (this.isShuttingDown()) return;
     const scope = this.#scopes.get(key);
-    if (scope === undefined) this.#scopes.set(key, new Set([namespace]));
-    else if (scope !== 'whole') {
+    if (scope === undefined) this.#scopes.set(key, new Set(namespace === undefined ? [] : [namespace]));
+    else if (scope !== 'whole' && namespace !== undefined) {
       scope.add(namespace);
       if (scope.size > MAX_SCOPED_NAMESPACES) this.#scopes.set(key, 'whole');
     }
     super.add(key);
+  }
+
+  /** `addIn(key)` once `delayMs` has passed; the earlier of two pending recounts wins. */
+  recountAfter(key: string, delayMs: number): void {
+    if (this.isShuttingDown()) return;
+    if (!(delayMs > 0)) {
+      this.addIn(key);
+      return;
+    }
+    const readyAt = this.#clock.now() + delayMs;
+    const pending = this.#recounts.get(key);
+    if (pending) {
+      if (pending.readyAt <= readyAt) return;
+      this.#clock.clearTimeout(pending.timer);
+    }
+    const entry = {
+      readyAt,
+      timer: this.#clock.setTimeout(() => {
+        if (this.#recounts.get(key) !== entry) return;
+        this.#recounts.delete(key);
+        this.addIn(key);
+      }, delayMs),
+    };
+    this.#recounts.set(key, entry);
+  }
+
+  override shutDown(): void {
+    for (const { timer } of this.#recounts.values()) this.#clock.clearTimeout(timer);
+    this.#recounts.clear();
+    super.shutDown();
   }
 
   /**

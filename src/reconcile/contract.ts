@@ -5,6 +5,9 @@
  * - Resolves `{}`: done; the key runs again only when an event wakes it.
  * - Resolves `{ requeueAfterMs }`: run again after that delay (a scheduled refresh, a credential's
  *   expiry, a held-back status write). The earliest pending time wins (WorkQueue.addAfter).
+ * - Resolves `{ recountAfterMs }`: a reconcile of a few namespaces held back a status write that only
+ *   moves counts; the key comes back after that delay for its status counts alone
+ *   (ScopedWorkQueue.recountAfter). Independent of `requeueAfterMs`.
  * - Resolves `{ failed: true, ... }`: the reconcile met a failure and reported it in status (Ready=False);
  *   it is counted as an error, but its retry time is its own (a provider's backoff is persisted in
  *   status), so the key is not put through the queue's rate limiter.
@@ -14,6 +17,7 @@
  */
 export interface ReconcileResult {
   readonly requeueAfterMs?: number;
+  readonly recountAfterMs?: number;
   readonly failed?: boolean;
 }
 
@@ -39,7 +43,7 @@ export function isTerminal(err: unknown): err is TerminalError {
 
 export function outcomeOf(result: ReconcileResult): ReconcileOutcome {
   if (result.failed) return 'error';
-  return result.requeueAfterMs === undefined ? 'success' : 'requeue';
+  return result.requeueAfterMs === undefined && result.recountAfterMs === undefined ? 'success' : 'requeue';
 }
 
 /**

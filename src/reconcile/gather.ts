@@ -31,7 +31,7 @@ export interface Snapshot {
   validation: SpecValidation;
   /** Sorted target namespaces (empty when the spec is invalid). */
   targets: string[];
-  /** spec.namespaces.names that do not exist. */
+  /** spec.namespaces.names that do not exist (in a scoped snapshot: those of the scope). */
   missingNamespaces: string[];
   /** The Secret named secretName in each target namespace where our label-filtered cache has one. */
   existing: ReadonlyMap<string, SecretView>;
@@ -50,7 +50,8 @@ export interface Snapshot {
   /**
    * The namespaces this snapshot covers; undefined: the whole cluster. A scoped snapshot is the whole one
    * restricted to these namespaces (targets, our Secrets, ServiceAccounts, claims), so a plan made from it
-   * is the whole plan's part in them; it lists no missing namespaces and decides nothing about the credential.
+   * is the whole plan's part in them; it lists only the missing spec.namespaces.names in the scope, and
+   * decides nothing about the credential.
    */
   scope?: ReadonlySet<string>;
 }
@@ -100,7 +101,8 @@ export function gather(deps: GatherDeps, credential: RegistryCredential, memory:
   }
 
   const claims = competingClaims(view, credential, secretName, namespaces);
-  if (scope) return { ...base, targets, missingNamespaces: [], existing, claims };
+  // The names outside a scope were not looked up: only those in it can be said to be missing.
+  if (scope) return { ...base, targets, missingNamespaces: missing.filter((ns) => scope.has(ns)), existing, claims };
 
   const provider = validation.provider;
   const credentialInput: CredentialInput = {

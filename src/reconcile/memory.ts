@@ -1,7 +1,9 @@
 import type { RegistryCredentialStatus } from '../api/types.js';
 import type { SecretTemplate } from '../desired/secret.js';
 import type { ProviderCredential, ProviderError } from '../providers/types.js';
+import type { ReconcileFacts } from '../status/compute.js';
 import type { VerificationMemory } from './decide-verification.js';
+import type { StatusTally } from './tally.js';
 
 /** What a provider call was made for: a settled call for an older spec or source is thrown away. */
 export interface MintFor {
@@ -59,8 +61,12 @@ export interface ScopedBasis {
   sourceVersion?: string;
   /** The Secret every target namespace should hold. */
   template: SecretTemplate;
-  /** The first refresh or expiry time the whole reconcile planned for. */
+  /** The first refresh, expiry or registry-probe time the whole reconcile planned for. */
   until?: Date;
+  /** What the whole reconcile's status said about the credential; the counts come from `tally`. */
+  facts: ReconcileFacts;
+  /** The status counts per namespace, which each reconcile of a few namespaces brings up to date there. */
+  tally: StatusTally;
 }
 
 export class CredentialMemories {

@@ -26,10 +26,10 @@ export interface AccountEdit {
 
 export interface AccountPlan {
   edits: AccountEdit[];
-  /** Selected ServiceAccounts in synced namespaces that already carry the entry. */
-  carrying: number;
+  /** Synced namespace → its selected ServiceAccounts that already carry the entry (absent: none). */
+  carrying: Map<string, number>;
   /** Synced namespaces where no selected ServiceAccount exists yet. */
-  missingServiceAccounts: number;
+  missingServiceAccounts: Set<string>;
   /** Our Secrets no longer wanted (namespace no longer targeted, or an old secretName). */
   staleSecrets: SecretView[];
 }
@@ -89,18 +89,18 @@ export function planServiceAccounts(snapshot: Snapshot, synced: ReadonlySet<stri
   const selectsAny = (selection ?? DEFAULT_SERVICE_ACCOUNTS).length > 0;
   const targets = new Set(snapshot.targets);
   const edits = new Edits();
-  let carrying = 0;
-  let missingServiceAccounts = 0;
+  const carrying = new Map<string, number>();
+  const missingServiceAccounts = new Set<string>();
 
   for (const namespace of synced) {
     const accounts = snapshot.serviceAccountsIn(namespace);
     const selected = selectServiceAccounts(selection, [...accounts]);
-    if (selected.length === 0 && selectsAny) missingServiceAccounts += 1;
+    if (selected.length === 0 && selectsAny) missingServiceAccounts.add(namespace);
     const selectedNames = new Set(selected.map((sa) => sa.name));
     for (const sa of accounts) {
       if (selectedNames.has(sa.name)) {
         if (addPullSecret(sa, secretName)) edits.add(sa, secretName);
-        else carrying += 1;
+        else carrying.set(namespace, (carrying.get(namespace) ?? 0) + 1);
       } else if (addedPullSecrets(sa).includes(secretName)) {
         edits.remove(sa, secretName);
       }

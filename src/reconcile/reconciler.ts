@@ -16,8 +16,9 @@
  * It is level-based: it never depends on which event woke it, except to narrow where it looks. When only
  * some namespaces changed (src/controller/scoped-queue.ts) and the last whole reconcile's decision about
  * the credential still holds, it runs the same plans over a snapshot of those namespaces alone, which is
- * the whole plan's part there (test/unit/scoped-snapshot.test.ts); the whole reconcile follows within a
- * second for the status counts (docs/adr/0011-scoped-reconcile.md).
+ * the whole plan's part there (test/unit/scoped-snapshot.test.ts), and brings the status counts up to date
+ * from a per-namespace tally (tally.ts) instead of counting every namespace again
+ * (docs/adr/0011-scoped-reconcile.md).
  */
 import type { ProviderName, RegistryCredential } from '../api/types.js';
 import { CREDENTIAL_LABEL, FINALIZER } from '../api/constants.js';
@@ -32,14 +33,15 @@ import type { Provider } from '../providers/types.js';
 import { computeStatus, type ReconcileFacts } from '../status/compute.js';
 import { plural } from '../status/plural.js';
 import { TerminalError, type ReconcileResult } from './contract.js';
-import { Executor, type AccountResult } from './act.js';
+import { Executor } from './act.js';
 import { decideCredential, type CredentialDecision, type Publishable } from './decide-credential.js';
 import { gather, sourceVersionOf, type Snapshot } from './gather.js';
 import { CredentialMemories, type CredentialMemory, type ScopedBasis } from './memory.js';
 import { MintRunner } from './mints.js';
 import { planSecrets, type NamespaceResult } from './plan-secrets.js';
-import { deletableSecrets, planCleanup, planServiceAccounts, type AccountPlan } from './plan-service-accounts.js';
-import { recordEvent, STATUS_COALESCE_MS, writeStatus, type ReportDeps } from './report.js';
+import { deletableSecrets, planCleanup, planServiceAccounts } from './plan-service-accounts.js';
+import { recordEvent, writeStatus, type ReportDeps } from './report.js';
+import { StatusTally, type FanOut } from './tally.js';
 import { DEFAULT_HEADROOM_PERCENT, decideVerification, type VerificationDecision } from './decide-verification.js';
 import { VerificationRunner } from './verifications.js';
 import { parseDockerConfigJson } from '../desired/dockerconfig.js';
@@ -70,15 +72,6 @@ export interface ReconcilerDeps {
   observeVerification?: (seconds: number, reason: string) => void;
   /** Asked before every provider call and registry probe (leader election; src/leader/fence.ts). */
   guard?: LeaseGuard;
-}
-
-/** What bringing a snapshot's namespaces in line did. */
-interface FanOut {
-  results: NamespaceResult[];
-  /** Namespaces whose Secret is in place now. */
-  synced: Set<string>;
-  accountPlan: AccountPlan;
-  accountResults: AccountResult[];
 }
 
 /** A fan-out write failed in a way worth retrying soon (a conflict, a transient error). */
@@ -145,9 +138,9 @@ export class Reconciler {
   }
 
   /**
-   * `scope`: only these namespaces changed (src/controller/scoped-queue.ts). When the last whole reconcile's
-   * decision still holds, only they are brought in line, and the whole reconcile follows within
-   * STATUS_COALESCE_MS to count them in status; otherwise, and without a scope, the whole credential.
+   * `scope`: only these namespaces changed (src/controller/scoped-queue.ts); empty: only the status counts.
+   * When the last whole reconcile's decision still holds, only they are brought in line and counted;
+   * otherwise, and without a scope, the whole credential.
    */
   async reconcile(name: string, scope?: ReadonlySet<string>): Promise<ReconcileResult> {
     const credential = this.deps.view.credential(name);
@@ -182,23 +175,27 @@ export class Reconciler {
 
   /**
    * The whole reconcile's act, over a few namespaces: the same plans, made from a snapshot restricted to
-   * them, so it writes what the whole reconcile would write there and nothing elsewhere. Status counts are
-   * the whole reconcile's, which it asks for within STATUS_COALESCE_MS (coalesced: one per interval however
-   * many namespaces come); a failed write goes back through the whole reconcile's retry.
+   * them, so it writes what the whole reconcile would write there and nothing elsewhere. The status is the
+   * whole reconcile's, with the counts of the tally brought up to date in these namespaces; a change of
+   * counts alone waits as the whole reconcile's would (writeStatus), and `recountAfterMs` brings the key
+   * back to write it. A failed write goes back through the whole reconcile's retry.
    */
   private async syncNamespaces(credential: RegistryCredential, basis: ScopedBasis, scope: ReadonlySet<string>, memory: CredentialMemory, log: Logger): Promise<ReconcileResult> {
     const now = new Date(this.deps.clock.now());
     const snapshot = gather({ view: this.deps.view, now, random: this.deps.random }, credential, memory, scope);
-    const { results, accountResults } = await this.bringInLine(snapshot, basis.template, memory, now, log);
+    const fanOut = await this.bringInLine(snapshot, basis.template, memory, now, log);
+    basis.tally.update(snapshot, fanOut);
     log.debug({ namespaces: scope.size, targets: snapshot.targets.length }, 'reconciled namespaces');
+    const { results, accountResults } = fanOut;
     const retries = results.filter((r) => r.retry).length;
     const failedAccounts = accountResults.filter((r) => r.failed).length;
     if (retries > 0 || failedAccounts > 0) {
       throw new RetryableFanOutError(`${retryCounts(retries, failedAccounts)} another try`, longestRetryAfter([...results, ...accountResults]));
     }
-    // A namespace that cannot take the Secret (a conflict, a rejected write) changes conditions, which never
-    // wait (docs/adr/0007-status-write-coalescing.md): the whole reconcile runs at once to report it.
-    return { requeueAfterMs: results.some((r) => r.failure) ? 0 : STATUS_COALESCE_MS };
+    const facts: ReconcileFacts = { ...basis.facts, now, ...basis.tally.counts() };
+    await this.reportMissingNamespaces(credential, facts.missingNamespaces ?? [], memory, log);
+    const delay = await this.writeStatus(credential, facts, memory, log);
+    return delay === undefined ? {} : { recountAfterMs: delay };
   }
 
   /**
@@ -259,18 +256,17 @@ export class Reconciler {
       dockerConfigJson: publish.dockerConfigJson,
       expiresAt: publish.expiresAt,
     });
-    const { results, synced, accountPlan, accountResults } = await this.bringInLine(snapshot, template, memory, now, log);
+    const fanOut = await this.bringInLine(snapshot, template, memory, now, log);
+    const { results, accountResults } = fanOut;
 
     // Remembered even where no namespace took it (every target in conflict): it is still the credential
     // status describes, and a time taken afresh on each reconcile would rewrite status each time.
     memory.published = { digest: publish.digest, obtainedAt: publish.obtainedAt };
-    facts.synced = synced.size;
-    facts.failed = results.filter((r) => r.failure).map((r) => r.failure!);
+    // Counted the way a reconcile of a few namespaces counts (tally.ts), so both paths report alike.
+    const tally = StatusTally.of(snapshot, fanOut);
+    Object.assign(facts, tally.counts());
     facts.credential = { registries: publish.registries, expiresAt: publish.expiresAt, obtainedAt: publish.obtainedAt };
-    facts.patchedServiceAccounts = accountPlan.carrying + accountResults.filter((r) => r.edit.add !== undefined && r.carries).length;
-    facts.serviceAccountFailures = accountResults.filter((r) => r.failed).length;
-    facts.missingServiceAccounts = accountPlan.missingServiceAccounts;
-    await this.reportMissingNamespaces(credential, snapshot, memory, log);
+    await this.reportMissingNamespaces(credential, snapshot.missingNamespaces, memory, log);
     const verification = this.verify(credential, publish, memory, now);
     if (verification) facts.verification = verification.facts;
     const delay = await this.writeStatus(credential, facts, memory, log);
@@ -284,13 +280,16 @@ export class Reconciler {
       );
     }
     if (!decision.awaitingCall) {
-      const until = wakeTimes(decision).filter((t): t is Date => t !== undefined);
+      // Until the first time the whole reconcile must run again for its own sake (a refresh, an expiry, a probe).
+      const until = [...wakeTimes(decision), verification?.wakeAt].filter((t): t is Date => t !== undefined);
       memory.scopedBasis = {
         uid: credential.metadata.uid,
         generation: credential.metadata.generation,
         sourceVersion: snapshot.credentialInput.current.sourceVersion,
         template,
         until: until.length > 0 ? new Date(Math.min(...until.map((t) => t.getTime()))) : undefined,
+        facts,
+        tally,
       };
     }
     const failed = facts.credentialError !== undefined || facts.failed.length > 0;
@@ -370,13 +369,13 @@ export class Reconciler {
     await recordEvent(this.report, credential, 'Normal', 'VerificationRecovered', settled.condition.message, log);
   }
 
-  /** A Warning when the set of spec.namespaces.names that do not exist changes (and is not empty). */
-  private async reportMissingNamespaces(credential: RegistryCredential, snapshot: Snapshot, memory: CredentialMemory, log: Logger): Promise<void> {
-    const key = snapshot.missingNamespaces.join(',');
+  /** A Warning when the set of spec.namespaces.names that do not exist (sorted) changes (and is not empty). */
+  private async reportMissingNamespaces(credential: RegistryCredential, missing: readonly string[], memory: CredentialMemory, log: Logger): Promise<void> {
+    const key = missing.join(',');
     if (key === (memory.reportedMissingNamespaces ?? '')) return;
     memory.reportedMissingNamespaces = key;
     if (key === '') return;
-    const message = `spec.namespaces.names lists namespaces that do not exist: ${snapshot.missingNamespaces.slice(0, 10).join(', ')}; they get the Secret once created`;
+    const message = `spec.namespaces.names lists namespaces that do not exist: ${missing.slice(0, 10).join(', ')}; they get the Secret once created`;
     await recordEvent(this.report, credential, 'Warning', 'NamespacesNotFound', message, log);
   }
 

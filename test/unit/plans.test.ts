@@ -163,7 +163,7 @@ describe('planServiceAccounts', () => {
 
   it('counts the selected ServiceAccounts that carry the entry, and the synced namespaces with none yet', () => {
     const plan = planServiceAccounts(snapshot({ targets: ['a', 'b'], secrets: [ours('a'), ours('b')], accounts: [sa('a', 'default', ['pull'], ['pull'])] }), new Set(['a', 'b']));
-    expect({ carrying: plan.carrying, missing: plan.missingServiceAccounts }).toEqual({ carrying: 1, missing: 1 });
+    expect({ carrying: plan.carrying, missing: plan.missingServiceAccounts }).toEqual({ carrying: new Map([['a', 1]]), missing: new Set(['b']) });
   });
 });
 

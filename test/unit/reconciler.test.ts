@@ -816,20 +816,71 @@ describe('Reconciler: a server that asks to slow down (429 with Retry-After)', (
 describe('Reconciler: a reconcile scoped to the namespaces that changed', () => {
   const only = (...namespaces: string[]): ReadonlySet<string> => new Set(namespaces);
 
-  it('brings a new namespace in line alone (one Secret, one entry, no status write) and asks for the whole reconcile within a second', async () => {
+  it('brings a new namespace in line alone (one Secret, one entry) and counts it in status from its tally, without the whole reconcile', async () => {
     const s = setup(5);
     await converged(s);
     addTarget(s.cluster, 'team-new');
-    expect(await s.reconciler.reconcile(NAME, only('team-new'))).toEqual({ requeueAfterMs: COALESCE_MS });
-    expect(s.cluster.writes.map((w) => `${w.verb} ${w.resource} ${w.namespace}`)).toEqual(['create secrets team-new', 'patch serviceaccounts team-new']);
+    expect(await s.reconciler.reconcile(NAME, only('team-new'))).toEqual({});
+    expect(s.cluster.writes.map((w) => `${w.verb} ${w.resource} ${w.namespace ?? ''}`)).toEqual([
+      'create secrets team-new',
+      'patch serviceaccounts team-new',
+      'patch registrycredentials/status ',
+    ]);
     expect(pullSecrets(s, 'team-new')).toEqual([NAME]);
     expect(s.cluster.managedSecrets.get(NAME, 'team-new')?.data).toEqual(s.cluster.managedSecrets.get(NAME, 'team-0')?.data);
-    // Status counts are the whole reconcile's: the one the scoped run asked for counts the new namespace.
-    expect(counts(s.cluster)).toEqual({ targets: 5, synced: 5, patched: 5 });
-    s.clock.advance(COALESCE_MS);
-    await s.reconciler.reconcile(NAME);
     expect(counts(s.cluster)).toEqual({ targets: 6, synced: 6, patched: 6 });
-    expect(writesByKind(s.cluster)).toEqual({ 'create secrets': 1, 'patch serviceaccounts': 1, 'patch registrycredentials/status': 1 });
+    expect(condition(s, 'Ready')).toEqual({ status: 'True', reason: 'Synced' });
+    expect(getCondition(s.cluster.status(NAME)?.conditions, 'SecretsSynced')?.message).toBe(`Secret ${NAME} is current in 6 namespaces`);
+  });
+
+  it('a burst: counts within a second of the last status write wait, and a recount of no namespace writes them', async () => {
+    const s = setup(3);
+    await converged(s);
+    addTarget(s.cluster, 'team-a');
+    expect(await s.reconciler.reconcile(NAME, only('team-a'))).toEqual({});
+    s.clock.advance(250);
+    addTarget(s.cluster, 'team-b');
+    expect(await s.reconciler.reconcile(NAME, only('team-b'))).toEqual({ recountAfterMs: COALESCE_MS - 250 });
+    addTarget(s.cluster, 'team-c');
+    s.cluster.addNamespace('team-0', { pulls: 'no' });
+    expect(await s.reconciler.reconcile(NAME, only('team-c', 'team-0'))).toEqual({ recountAfterMs: COALESCE_MS - 250 });
+    expect(writesByKind(s.cluster)).toEqual({ 'create secrets': 3, 'patch serviceaccounts': 4, 'delete secrets': 1, 'patch registrycredentials/status': 1 });
+    expect(counts(s.cluster)).toEqual({ targets: 4, synced: 4, patched: 4 });
+    s.clock.advance(COALESCE_MS - 250);
+    s.cluster.clearWrites();
+    expect(await s.reconciler.reconcile(NAME, only())).toEqual({});
+    expect(writesByKind(s.cluster)).toEqual({ 'patch registrycredentials/status': 1 });
+    // team-b and team-c came, team-0 left: what the whole reconcile counts, and it then finds nothing to write.
+    expect(counts(s.cluster)).toEqual({ targets: 5, synced: 5, patched: 5 });
+    const recounted = s.cluster.status(NAME);
+    s.cluster.clearWrites();
+    s.clock.advance(10 * COALESCE_MS);
+    await s.reconciler.reconcile(NAME);
+    expect(s.cluster.writes).toEqual([]);
+    expect(s.cluster.status(NAME)).toEqual(recounted);
+  });
+
+  it('names in spec.namespaces.names: one created later leaves the missing list, one deleted joins it (status and Event)', async () => {
+    const s = setup(0, { namespaces: { names: ['team-a', 'team-b', 'team-c'] } });
+    s.cluster.addNamespace('team-a');
+    s.cluster.addServiceAccount('team-a');
+    await converged(s);
+    expect(getCondition(s.cluster.status(NAME)?.conditions, 'SecretsSynced')?.message).toContain('not exist: team-b, team-c');
+    s.cluster.addNamespace('team-b');
+    s.cluster.addServiceAccount('team-b');
+    await s.reconciler.reconcile(NAME, only('team-b'));
+    expect(counts(s.cluster)).toEqual({ targets: 2, synced: 2, patched: 2 });
+    expect(getCondition(s.cluster.status(NAME)?.conditions, 'SecretsSynced')?.message).toBe(
+      `Secret ${NAME} is current in 2 namespaces; spec.namespaces.names lists a namespace that does not exist: team-c`,
+    );
+    s.clock.advance(10 * COALESCE_MS);
+    s.cluster.namespaces.remove(undefined, 'team-a');
+    await s.reconciler.reconcile(NAME, only('team-a'));
+    expect(getCondition(s.cluster.status(NAME)?.conditions, 'SecretsSynced')?.message).toContain('not exist: team-a, team-c');
+    expect(s.eventMessages.filter((m) => m.includes('do not exist'))).toEqual([
+      'spec.namespaces.names lists namespaces that do not exist: team-c; they get the Secret once created',
+      'spec.namespaces.names lists namespaces that do not exist: team-a, team-c; they get the Secret once created',
+    ]);
   });
 
   it('touches nothing outside its namespaces: a Secret edited by hand elsewhere waits for the whole reconcile', async () => {
@@ -851,7 +902,8 @@ describe('Reconciler: a reconcile scoped to the namespaces that changed', () => 
     await converged(s);
     s.cluster.addNamespace('team-1', { pulls: 'no' });
     await s.reconciler.reconcile(NAME, only('team-1', 'team-2'));
-    expect(writesByKind(s.cluster)).toEqual({ 'delete secrets': 1, 'patch serviceaccounts': 1 });
+    expect(writesByKind(s.cluster)).toEqual({ 'delete secrets': 1, 'patch serviceaccounts': 1, 'patch registrycredentials/status': 1 });
+    expect(counts(s.cluster)).toEqual({ targets: 2, synced: 2, patched: 2 });
     expect(s.cluster.managedSecrets.get(NAME, 'team-1')).toBeUndefined();
     expect(pullSecrets(s, 'team-1')).toEqual([]);
     expect(recorded(s, 'team-1')).toBeUndefined();
@@ -862,7 +914,7 @@ describe('Reconciler: a reconcile scoped to the namespaces that changed', () => 
     await converged(s);
     s.cluster.addNamespace('elsewhere', { pulls: 'no' });
     s.cluster.addServiceAccount('elsewhere');
-    expect(await s.reconciler.reconcile(NAME, only('elsewhere'))).toEqual({ requeueAfterMs: COALESCE_MS });
+    expect(await s.reconciler.reconcile(NAME, only('elsewhere'))).toEqual({});
     expect(s.cluster.writes).toEqual([]);
   });
 
@@ -900,8 +952,8 @@ describe('Reconciler: a reconcile scoped to the namespaces that changed', () => 
     s.cluster.clearWrites();
     addTarget(s.cluster, 'team-new');
     s.clock.advance(60_000);
-    expect(await s.reconciler.reconcile(NAME, only('team-new'))).toEqual({ requeueAfterMs: COALESCE_MS });
-    expect(writesByKind(s.cluster)).toEqual({ 'create secrets': 1, 'patch serviceaccounts': 1 });
+    expect(await s.reconciler.reconcile(NAME, only('team-new'))).toEqual({});
+    expect(writesByKind(s.cluster)).toEqual({ 'create secrets': 1, 'patch serviceaccounts': 1, 'patch registrycredentials/status': 1 });
     expect(s.cluster.managedSecrets.get(NAME, 'team-new')?.metadata?.annotations?.[CREDENTIAL_DIGEST_ANNOTATION]).toBe(
       s.cluster.managedSecrets.get(NAME, 'team-0')?.metadata?.annotations?.[CREDENTIAL_DIGEST_ANNOTATION],
     );
@@ -938,15 +990,18 @@ describe('Reconciler: a reconcile scoped to the namespaces that changed', () => 
     ]);
   });
 
-  it('a namespace that cannot take the Secret asks for the whole reconcile at once, which reports it in status', async () => {
+  it('a namespace that cannot take the Secret is reported in status at once: conditions never wait', async () => {
     const s = setup(2);
     await converged(s);
+    addTarget(s.cluster, 'team-a');
+    await s.reconciler.reconcile(NAME, only('team-a'));
     addTarget(s.cluster, 'team-new');
     s.cluster.putUnmanagedSecret({ metadata: { name: NAME, namespace: 'team-new' }, type: 'Opaque' });
-    expect(await s.reconciler.reconcile(NAME, only('team-new'))).toEqual({ requeueAfterMs: 0 });
-    await s.reconciler.reconcile(NAME);
+    // Within a second of the last status write, but a condition changes: written now.
+    expect(await s.reconciler.reconcile(NAME, only('team-new'))).toEqual({});
     expect(s.cluster.status(NAME)?.failedNamespaces?.map((f) => `${f.namespace} ${f.reason}`)).toEqual(['team-new SecretConflict']);
     expect(condition(s, 'Ready')).toEqual({ status: 'False', reason: 'SecretConflict' });
+    expect(counts(s.cluster)).toEqual({ targets: 4, synced: 3, patched: 3 });
   });
 
   it('a failed write in a scoped run fails it with the retry the whole reconcile takes (Retry-After kept)', async () => {

@@ -1,7 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { ExponentialRateLimiter } from '../../src/controller/rate-limiter.js';
 import { MAX_SCOPED_NAMESPACES, ScopedWorkQueue } from '../../src/controller/scoped-queue.js';
-import { FakeClock } from '../support/fake-clock.js';
+import { WorkQueue } from '../../src/controller/work-queue.js';
+import { runWorkers } from '../../src/controller/workers.js';
+import type { ReconcileResult } from '../../src/reconcile/contract.js';
+import { FakeClock, settle } from '../support/fake-clock.js';
 
 /**
  * What a key handed out by the queue asks its reconcile to cover: the namespaces whose events woke it, or
@@ -75,6 +78,83 @@ describe('ScopedWorkQueue', () => {
     queue.done(key!);
     for (let i = 0; i <= MAX_SCOPED_NAMESPACES; i++) queue.addIn('a', `ns-${i}`);
     expect(await next(queue)).toEqual({ key: 'a', scope: 'whole' });
+  });
+
+  it('a recount covers no namespace; namespace events join it, and a whole add overrides it', async () => {
+    const { clock, queue } = makeQueue();
+    queue.recountAfter('a', 750);
+    queue.recountAfter('a', 900);
+    queue.recountAfter('b', 750);
+    expect(queue.len()).toBe(0);
+    clock.advance(749);
+    expect(queue.len()).toBe(0);
+    queue.addIn('b', 'ns-1');
+    clock.advance(1);
+    expect(await next(queue)).toEqual({ key: 'b', scope: ['ns-1'] });
+    expect(await next(queue)).toEqual({ key: 'a', scope: [] });
+    // The later request was folded into the earlier one: nothing more comes.
+    clock.advance(1_000);
+    expect(queue.len()).toBe(0);
+    queue.recountAfter('c', 0);
+    queue.add('c');
+    expect(await next(queue)).toEqual({ key: 'c', scope: 'whole' });
+  });
+
+  it('recount timers are apart from addAfter: an earlier recount does not stand in for a refresh timer', async () => {
+    const { clock, queue } = makeQueue();
+    queue.addAfter('a', 5_000);
+    queue.recountAfter('a', 500);
+    clock.advance(500);
+    expect(await next(queue)).toEqual({ key: 'a', scope: [] });
+    clock.advance(4_500);
+    expect(await next(queue)).toEqual({ key: 'a', scope: 'whole' });
+  });
+
+  it('the workers honour recountAfterMs: the key comes back after it for its counts alone (whole from a plain queue)', async () => {
+    const { clock, queue } = makeQueue();
+    const seen: string[] = [];
+    const finished = runWorkers(
+      queue,
+      2,
+      (key): Promise<ReconcileResult> => {
+        const scope = queue.takeScope(key);
+        seen.push(`${key} ${scope ? `[${[...scope].join(',')}]` : 'whole'}`);
+        return Promise.resolve(scope?.has('ns-1') ? { recountAfterMs: 500 } : {});
+      },
+      () => undefined,
+    );
+    queue.addIn('a', 'ns-1');
+    await settle();
+    clock.advance(499);
+    await settle();
+    expect(seen).toEqual(['a [ns-1]']);
+    clock.advance(1);
+    await settle();
+    expect(seen).toEqual(['a [ns-1]', 'a []']);
+    queue.shutDown();
+    await finished;
+
+    const plain = new WorkQueue<string>({ clock, rateLimiter: new ExponentialRateLimiter({ baseDelayMs: 100, maxDelayMs: 1_000, jitter: { kind: 'none' } }) });
+    let runs = 0;
+    const done = runWorkers(plain, 1, () => Promise.resolve(++runs === 1 ? { recountAfterMs: 500 } : {}), () => undefined);
+    plain.add('a');
+    await settle();
+    clock.advance(500);
+    await settle();
+    expect(runs).toBe(2);
+    plain.shutDown();
+    await done;
+  });
+
+  it('shutdown drops pending recounts', () => {
+    const { clock, queue } = makeQueue();
+    queue.recountAfter('a', 500);
+    queue.shutDown();
+    clock.advance(500);
+    queue.recountAfter('b', 0);
+    expect(queue.len()).toBe(0);
+    expect(queue.pendingScopes).toBe(0);
+    expect(clock.pendingTimers()).toBe(0);
   });
 
   it('a key with no record (nothing asked for less) is whole; nothing is recorded after shutdown', async () => {

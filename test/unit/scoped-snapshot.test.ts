@@ -7,6 +7,7 @@ import { gather, type Snapshot } from '../../src/reconcile/gather.js';
 import type { CredentialMemory } from '../../src/reconcile/memory.js';
 import { planSecrets } from '../../src/reconcile/plan-secrets.js';
 import { planServiceAccounts } from '../../src/reconcile/plan-service-accounts.js';
+import { StatusTally, type FanOut } from '../../src/reconcile/tally.js';
 import { FakeCluster } from '../support/fake-cluster.js';
 
 /**
@@ -52,7 +53,7 @@ function randomWorld(seed: number): World {
   const spec: RegistryCredentialSpec = {
     static: { registry: 'ghcr.io', credentialsSecretRef: { name: 'src' } },
     secretName,
-    namespaces: r.chance(0.5) ? { selector: { matchLabels: { pulls: 'yes' } } } : { names: r.subset(namespaces), exclude: r.subset(namespaces) },
+    namespaces: r.chance(0.5) ? { selector: { matchLabels: { pulls: 'yes' } } } : { names: [...r.subset(namespaces), ...(r.chance(0.5) ? ['gone'] : [])], exclude: r.subset(namespaces) },
     serviceAccounts: { names: r.pick([['default'], ['default', 'builder'], ['*'], []]) },
   };
   cluster.addSourceSecret('src', { username: 'robot', password: 'pw' });
@@ -109,6 +110,28 @@ function plans(snapshot: Snapshot, template: SecretTemplate, memory: CredentialM
   };
 }
 
+/**
+ * What a fan-out over the snapshot would report if every write went through, except creates in the
+ * namespaces `refusing` (a conflict there) and edits of ServiceAccounts named 'builder' in namespaces
+ * `failingAccounts`.
+ */
+function fanOut(snapshot: Snapshot, template: SecretTemplate, memory: CredentialMemory, refusing: ReadonlySet<string>, failingAccounts: ReadonlySet<string>): FanOut {
+  const secrets = planSecrets(snapshot, template, memory);
+  const written = secrets.writes.map((w) =>
+    refusing.has(w.namespace)
+      ? { namespace: w.namespace, synced: false, failure: { namespace: w.namespace, reason: 'WriteRejected', message: `refused in ${w.namespace}` } }
+      : { namespace: w.namespace, synced: true },
+  );
+  const results = [...secrets.settled, ...written];
+  const synced = new Set(results.filter((r) => r.synced).map((r) => r.namespace));
+  const accountPlan = planServiceAccounts(snapshot, synced);
+  const accountResults = accountPlan.edits.map((edit) => {
+    const failed = edit.sa.name === 'builder' && failingAccounts.has(edit.sa.namespace);
+    return { edit, failed, carries: !failed && edit.add !== undefined };
+  });
+  return { results, synced, accountPlan, accountResults };
+}
+
 describe('A scoped snapshot', () => {
   it('plans in its namespaces exactly what the whole snapshot plans there, over 300 random clusters', () => {
     let writesSeen = 0;
@@ -127,6 +150,42 @@ describe('A scoped snapshot', () => {
     // The worlds are varied enough to exercise every kind of plan.
     expect(writesSeen).toBeGreaterThan(100);
     expect(editsSeen).toBeGreaterThan(100);
+  });
+
+  it('brings the status tally up to date: namespace by namespace, from any earlier tally, it ends where the whole reconcile counts (300 random clusters)', () => {
+    let failuresSeen = 0;
+    let missingSeen = 0;
+    for (let seed = 1; seed <= 300; seed++) {
+      const world = randomWorld(seed);
+      const r = generator(seed * 104729);
+      const credential = world.view.credential(NAME)!;
+      const deps = { view: world.view, now: NOW, random: () => 0.5 };
+      const refusing = new Set(r.subset(world.namespaces));
+      const failingAccounts = new Set(r.subset(world.namespaces));
+      const wholeSnapshot = gather(deps, credential, world.memory);
+      const expected = StatusTally.of(wholeSnapshot, fanOut(wholeSnapshot, world.template, world.memory, refusing, failingAccounts)).counts();
+
+      // Start from another cluster's tally (every entry stale), then scope over the namespaces in random groups.
+      const other = randomWorld(seed + 1000);
+      const otherSnapshot = gather({ ...deps, view: other.view }, other.view.credential(NAME)!, other.memory);
+      const tally = StatusTally.of(otherSnapshot, fanOut(otherSnapshot, other.template, other.memory, new Set(), new Set(world.namespaces)));
+      const pending = [...world.namespaces, 'not-a-namespace', 'gone'];
+      while (pending.length > 0) {
+        const group = new Set(pending.splice(0, 1 + Math.floor(r.pick([0, 1, 2, 3]))));
+        const scoped = gather(deps, credential, world.memory, group);
+        tally.update(scoped, fanOut(scoped, world.template, world.memory, refusing, failingAccounts));
+      }
+      const counts = tally.counts();
+      expect({ seed, ...counts, failed: [...counts.failed].sort((a, b) => a.namespace.localeCompare(b.namespace)) }).toEqual({
+        seed,
+        ...expected,
+        failed: [...expected.failed].sort((a, b) => a.namespace.localeCompare(b.namespace)),
+      });
+      failuresSeen += expected.failed.length + expected.serviceAccountFailures;
+      missingSeen += expected.missingNamespaces?.length ?? 0;
+    }
+    expect(failuresSeen).toBeGreaterThan(50);
+    expect(missingSeen).toBeGreaterThan(20);
   });
 
   it('reads only its namespaces: lists no missing names and leaves the credential decision out', () => {
