@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from './clock.js';
+import { EarliestTimers } from './earliest-timers.js';
 import { WorkQueue, type WorkQueueOptions } from './work-queue.js';
 
 /**
@@ -25,13 +25,12 @@ export const MAX_SCOPED_NAMESPACES = 64;
 export class ScopedWorkQueue extends WorkQueue<string> {
   /** key → the namespaces that woke it, or 'whole'. */
   readonly #scopes = new Map<string, Set<string> | 'whole'>();
-  /** key → its pending recount: when, and the timer that brings it. */
-  readonly #recounts = new Map<string, { readyAt: number; timer: TimerHandle }>();
-  readonly #clock: Clock;
+  /** The pending recounts, one per key. */
+  readonly #recounts: EarliestTimers<string>;
 
   constructor(options: WorkQueueOptions) {
     super(options);
-    this.#clock = options.clock;
+    this.#recounts = new EarliestTimers(options.clock, (key) => this.addIn(key));
   }
 
   override add(key: string): void {
@@ -62,25 +61,10 @@ export class ScopedWorkQueue extends WorkQueue<string> {
       this.addIn(key);
       return;
     }
-    const readyAt = this.#clock.now() + delayMs;
-    const pending = this.#recounts.get(key);
-    if (pending) {
-      if (pending.readyAt <= readyAt) return;
-      this.#clock.clearTimeout(pending.timer);
-    }
-    const entry = {
-      readyAt,
-      timer: this.#clock.setTimeout(() => {
-        if (this.#recounts.get(key) !== entry) return;
-        this.#recounts.delete(key);
-        this.addIn(key);
-      }, delayMs),
-    };
-    this.#recounts.set(key, entry);
+    this.#recounts.schedule(key, delayMs);
   }
 
   override shutDown(): void {
-    for (const { timer } of this.#recounts.values()) this.#clock.clearTimeout(timer);
     this.#recounts.clear();
     super.shutDown();
   }

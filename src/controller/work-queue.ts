@@ -1,4 +1,5 @@
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock } from './clock.js';
+import { EarliestTimers } from './earliest-timers.js';
 import { reportSafely, type WorkQueueObserver } from './observer.js';
 import type { RateLimiter } from './rate-limiter.js';
 
@@ -7,11 +8,6 @@ export interface WorkQueueOptions {
   readonly rateLimiter: RateLimiter;
   /** Told about real adds and retries (metrics); optional. */
   readonly observer?: WorkQueueObserver;
-}
-
-interface DelayedKey {
-  readonly readyAt: number;
-  readonly timer: TimerHandle;
 }
 
 /**
@@ -32,7 +28,7 @@ export class WorkQueue<K extends string> {
   /** Keys that need processing: the waiting ones, and those in flight that changed since handed out. */
   readonly #dirty = new Set<K>();
   readonly #processing = new Set<K>();
-  readonly #delayed = new Map<K, DelayedKey>();
+  readonly #delayed: EarliestTimers<K>;
   readonly #getters: ((key: K | undefined) => void)[] = [];
   readonly #drainers: (() => void)[] = [];
   #shuttingDown = false;
@@ -43,6 +39,7 @@ export class WorkQueue<K extends string> {
     this.#clock = options.clock;
     this.#limiter = options.rateLimiter;
     this.#observer = options.observer;
+    this.#delayed = new EarliestTimers(options.clock, (key) => this.add(key));
   }
 
   add(key: K): void {
@@ -67,22 +64,7 @@ export class WorkQueue<K extends string> {
       this.add(key);
       return;
     }
-    const readyAt = this.#clock.now() + delayMs;
-    const pending = this.#delayed.get(key);
-    if (pending !== undefined) {
-      if (pending.readyAt <= readyAt) return;
-      this.#clock.clearTimeout(pending.timer);
-    }
-    const entry: DelayedKey = {
-      readyAt,
-      timer: this.#clock.setTimeout(() => {
-        // A replaced entry's timer is cleared, but a clock may still race a callback in: ignore it.
-        if (this.#delayed.get(key) !== entry) return;
-        this.#delayed.delete(key);
-        this.add(key);
-      }, delayMs),
-    };
-    this.#delayed.set(key, entry);
+    this.#delayed.schedule(key, delayMs);
   }
 
   /** Backs off per key; `atLeastMs` (a server's Retry-After) makes the wait at least that long. */
@@ -141,7 +123,6 @@ export class WorkQueue<K extends string> {
     if (this.#shuttingDown) return;
     this.#shuttingDown = true;
     // Reconcile is level-based and every key is re-listed on start, so dropping delays loses nothing.
-    for (const { timer } of this.#delayed.values()) this.#clock.clearTimeout(timer);
     this.#delayed.clear();
     this.#dispatch();
   }
