@@ -25,6 +25,11 @@ export interface BenchOptions {
   writeConcurrency: number;
   /** Instead of the Deployment's NODE_OPTIONS, to try a setting (the report says which ran). */
   nodeOptions?: string;
+  /**
+   * V8 flags for every operator process's `node` command line, for those Node refuses in NODE_OPTIONS
+   * (e.g. --heap-growing-percent=20), to try a setting (the report says which ran).
+   */
+  nodeArgs: string[];
   /** Extra environment for every operator process (NAME=VALUE), e.g. MALLOC_ARENA_MAX=2, to try a setting. */
   operatorEnv: Record<string, string>;
   /** Credentials over the same namespaces in scenario "multi". */
@@ -64,6 +69,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --multi-credentials N    credentials in scenario multi (default 10)
   --node-options "..."     NODE_OPTIONS for every operator process instead of the Deployment's (to try a setting)
   --operator-env NAME=V    extra environment for every operator process (repeatable; to try a setting)
+  --node-arg=--FLAG=V      a flag on every operator process's node command line, for V8 flags Node refuses in
+                           NODE_OPTIONS (repeatable; to try a setting), e.g. --node-arg=--heap-growing-percent=20
   --watch-churn S          scenario watch churns until the operator without bookmarks relists, at most S seconds
                            (default 300)
   --watch-timeout S        the API server ends each watch after S seconds in scenario watch (default 20)
@@ -89,6 +96,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     scenarios: new Set(DEFAULT_SCENARIOS),
     multiCredentials: 10,
     operatorEnv: {},
+    nodeArgs: [],
     watchChurnSeconds: 300,
     watchTimeoutSeconds: 20,
     dir: '.regcred/bench',
@@ -154,6 +162,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--node-options':
         options.nodeOptions = take();
+        break;
+      case '--node-arg':
+        options.nodeArgs.push(take());
         break;
       case '--operator-env': {
         const pair = take();

@@ -39,6 +39,7 @@ export function startOperator(ctx: BenchContext, label: string, logLevel: 'info'
     label,
     logLevel,
     extraArgs,
+    nodeArgs: ctx.options.nodeArgs,
     env: { NODE_OPTIONS: ctx.operatorNodeOptions, ...ctx.options.operatorEnv, ...env },
   });
   ctx.operators.add(op);

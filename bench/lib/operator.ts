@@ -33,6 +33,8 @@ export interface OperatorRunOptions {
   label: string;
   logLevel?: 'info' | 'debug';
   extraArgs?: string[];
+  /** Flags for `node` itself, before the script (V8 flags that NODE_OPTIONS does not accept). */
+  nodeArgs?: string[];
   /** Added to the environment, e.g. REGCRED_GOOGLE_TOKEN_URL. */
   env?: NodeJS.ProcessEnv;
 }
@@ -62,6 +64,7 @@ export class OperatorProcess {
     this.child = spawn(
       process.execPath,
       [
+        ...(options.nodeArgs ?? []),
         join(options.distDir, 'cli.js'),
         'run',
         '--kubeconfig',

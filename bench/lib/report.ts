@@ -489,7 +489,7 @@ export function markdownReport(results: BenchResults): string {
     '',
     ...(results.operatorNodeOptions
       ? [
-          `Every operator process ran with \`NODE_OPTIONS=${results.operatorNodeOptions}\`${results.options.nodeOptions ? ' (--node-options, not the Deployment\'s)' : ', as the Deployment in config/manager/deployment.yaml sets it'}${Object.keys((results.options.operatorEnv as Record<string, string> | undefined) ?? {}).length ? ` and ${Object.entries(results.options.operatorEnv as Record<string, string>).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (the Deployment's, or --operator-env)` : ''}.`,
+          `Every operator process ran with \`NODE_OPTIONS=${results.operatorNodeOptions}\`${results.options.nodeOptions ? ' (--node-options, not the Deployment\'s)' : ', as the Deployment in config/manager/deployment.yaml sets it'}${Object.keys((results.options.operatorEnv as Record<string, string> | undefined) ?? {}).length ? ` and ${Object.entries(results.options.operatorEnv as Record<string, string>).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (the Deployment's, or --operator-env)` : ''}${nodeArgsOf(results).length ? `, with \`${nodeArgsOf(results).join(' ')}\` on its node command line (--node-arg, not the Deployment's)` : ''}.`,
           '',
         ]
       : []),
@@ -506,4 +506,10 @@ function watchWindow(w: WatchExpiryResult): string {
   if (w.maxChurnS === undefined) return '';
   if (w.windowMovedAfterS === undefined) return ` (the churn stopped at its limit of ${w.maxChurnS} s without the operator without bookmarks relisting: the window never moved past its resourceVersion, so this run shows nothing about bookmarks)`;
   return ` (churned until the operator without bookmarks first relisted, ${Math.round(w.windowMovedAfterS)} s in: the window had moved past its resourceVersion)`;
+}
+
+/** The --node-arg flags a run gave every operator process (none in runs from before the option existed). */
+function nodeArgsOf(results: { options: Record<string, unknown> }): string[] {
+  const args = results.options.nodeArgs;
+  return Array.isArray(args) ? args.filter((a): a is string => typeof a === 'string') : [];
 }

@@ -199,6 +199,9 @@ describe('the operator the benchmark runs', () => {
   it('says so in the report', () => {
     const r = { ...results([]), operatorNodeOptions: '--max-old-space-size=320' };
     expect(markdownReport(r)).toContain('Every operator process ran with `NODE_OPTIONS=--max-old-space-size=320`');
+    expect(markdownReport(r)).not.toContain('--node-arg');
+    const withArgs = { ...r, options: { ...r.options, nodeArgs: ['--heap-growing-percent=20'] } };
+    expect(markdownReport(withArgs)).toContain('with `--heap-growing-percent=20` on its node command line (--node-arg, not the Deployment\'s)');
   });
 });
 
@@ -232,6 +235,9 @@ describe('bench: footprint and scale', () => {
     expect([...parseArgs(['--scenarios', 'multi,apf,watch']).scenarios]).toEqual(['multi', 'apf', 'watch']);
     expect(parseArgs(['--node-options=--max-semi-space-size=2', '--operator-env', 'MALLOC_ARENA_MAX=2']).operatorEnv).toEqual({ MALLOC_ARENA_MAX: '2' });
     expect(() => parseArgs(['--operator-env', 'NOEQUALS'])).toThrow(UsageError);
+    expect(parseArgs(['--node-arg=--heap-growing-percent=20', '--node-arg=--trace-gc']).nodeArgs).toEqual(['--heap-growing-percent=20', '--trace-gc']);
+    expect(parseArgs([]).nodeArgs).toEqual([]);
+    expect(() => parseArgs(['--node-arg'])).toThrow(UsageError);
   });
 
   it('BENCHMARKS.md keeps its hand-written footprint block across a rewrite', () => {
