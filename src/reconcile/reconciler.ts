@@ -195,7 +195,9 @@ export class Reconciler {
     const facts: ReconcileFacts = { ...basis.facts, now, ...basis.tally.counts() };
     await this.reportMissingNamespaces(credential, facts.missingNamespaces ?? [], memory, log);
     const delay = await this.writeStatus(credential, facts, memory, log);
-    return delay === undefined ? {} : { recountAfterMs: delay };
+    // Counted as the whole reconcile counts it: a credential left Ready=False is a failed reconcile.
+    const failed = facts.credentialError !== undefined || facts.failed.length > 0;
+    return { ...(delay === undefined ? {} : { recountAfterMs: delay }), ...(failed ? { failed } : {}) };
   }
 
   /**

@@ -997,8 +997,8 @@ describe('Reconciler: a reconcile scoped to the namespaces that changed', () => 
     await s.reconciler.reconcile(NAME, only('team-a'));
     addTarget(s.cluster, 'team-new');
     s.cluster.putUnmanagedSecret({ metadata: { name: NAME, namespace: 'team-new' }, type: 'Opaque' });
-    // Within a second of the last status write, but a condition changes: written now.
-    expect(await s.reconciler.reconcile(NAME, only('team-new'))).toEqual({});
+    // Within a second of the last status write, but a condition changes: written now (and counted as a failed reconcile).
+    expect(await s.reconciler.reconcile(NAME, only('team-new'))).toEqual({ failed: true });
     expect(s.cluster.status(NAME)?.failedNamespaces?.map((f) => `${f.namespace} ${f.reason}`)).toEqual(['team-new SecretConflict']);
     expect(condition(s, 'Ready')).toEqual({ status: 'False', reason: 'SecretConflict' });
     expect(counts(s.cluster)).toEqual({ targets: 4, synced: 3, patched: 3 });
