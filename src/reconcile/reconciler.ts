@@ -195,9 +195,7 @@ export class Reconciler {
     const facts: ReconcileFacts = { ...basis.facts, now, ...basis.tally.counts() };
     await this.reportMissingNamespaces(credential, facts.missingNamespaces ?? [], memory, log);
     const delay = await this.writeStatus(credential, facts, memory, log);
-    // Counted as the whole reconcile counts it: a credential left Ready=False is a failed reconcile.
-    const failed = facts.credentialError !== undefined || facts.failed.length > 0;
-    return { ...(delay === undefined ? {} : { recountAfterMs: delay }), ...(failed ? { failed } : {}) };
+    return { ...(delay === undefined ? {} : { recountAfterMs: delay }), ...(leftFailed(facts) ? { failed: true } : {}) };
   }
 
   /**
@@ -248,7 +246,7 @@ export class Reconciler {
       if (verification) facts.verification = verification.facts;
       const delay = await this.writeStatus(credential, facts, memory, log);
       const result = requeueAt(now, wakeTimes(decision), delay);
-      return facts.credentialError ? { ...result, failed: true } : result;
+      return leftFailed(facts) ? { ...result, failed: true } : result;
     }
 
     const template = secretTemplate({
@@ -268,7 +266,7 @@ export class Reconciler {
     const tally = StatusTally.of(snapshot, fanOut);
     Object.assign(facts, tally.counts());
     facts.credential = { registries: publish.registries, expiresAt: publish.expiresAt, obtainedAt: publish.obtainedAt };
-    await this.reportMissingNamespaces(credential, snapshot.missingNamespaces, memory, log);
+    await this.reportMissingNamespaces(credential, facts.missingNamespaces ?? [], memory, log);
     const verification = this.verify(credential, publish, memory, now);
     if (verification) facts.verification = verification.facts;
     const delay = await this.writeStatus(credential, facts, memory, log);
@@ -294,8 +292,7 @@ export class Reconciler {
         tally,
       };
     }
-    const failed = facts.credentialError !== undefined || facts.failed.length > 0;
-    return { ...requeueAt(now, [...wakeTimes(decision), verification?.wakeAt], delay), ...(failed ? { failed } : {}) };
+    return { ...requeueAt(now, [...wakeTimes(decision), verification?.wakeAt], delay), ...(leftFailed(facts) ? { failed: true } : {}) };
   }
 
   /**
@@ -422,6 +419,11 @@ function baseFacts(snapshot: Snapshot): ReconcileFacts {
     serviceAccountFailures: 0,
     missingServiceAccounts: 0,
   };
+}
+
+/** A reconcile that leaves the credential Ready=False (a credential error, a namespace that failed) counts as failed. */
+function leftFailed(facts: ReconcileFacts): boolean {
+  return facts.credentialError !== undefined || facts.failed.length > 0;
 }
 
 /** When the decision needs the credential reconciled again, besides events: its refresh time and its expiry. */
