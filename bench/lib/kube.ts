@@ -268,6 +268,8 @@ export class ResumingWatch<T extends { metadata?: { resourceVersion?: string } }
  * process as much as the operator being measured; the watches cost one event per write. The figure is
  * taken when the event that completed the end state arrived.
  */
+const noop = (): void => undefined;
+
 export async function watchFanOut(
   kc: KubeConfig,
   targets: ReadonlySet<string>,
@@ -276,6 +278,8 @@ export async function watchFanOut(
   cred: PullCredential,
   started: number,
   timeoutMs: number,
+  /** Stop waiting when this settles (e.g. the writer being watched failed): the outcome is then incomplete. */
+  giveUp?: Promise<unknown>,
 ): Promise<PollOutcome> {
   const accountSelector = { fieldSelector: 'metadata.name=default' };
   const [secrets, accounts] = await Promise.all([
@@ -327,7 +331,11 @@ export async function watchFanOut(
     await Promise.all(watches.map((w) => w.start()));
     check();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, started + timeoutMs - Date.now()))))]);
+    await Promise.race([
+      done,
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, started + timeoutMs - Date.now())))),
+      ...(giveUp ? [giveUp.then(noop, noop)] : []),
+    ]);
     clearTimeout(timer);
   } finally {
     for (const w of watches) w.stop();

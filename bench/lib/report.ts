@@ -88,6 +88,9 @@ export function rows(results: BenchResults): Row[] {
   }
   if (any((s) => s.fanout?.floor)) {
     out.push(row('Fan-out: floor client (16 concurrent writes)', (s) => timed(s.fanout?.floor)));
+    if (any((s) => s.fanout?.floor?.observed)) {
+      out.push(row('  of which its last write returned', (s) => (s.fanout?.floor?.writesMs === undefined ? '–' : seconds(s.fanout.floor.writesMs))));
+    }
     out.push(
       row('Fan-out: CronJob script (sequential kubectl)', (s) => {
         const c = s.fanout?.cronjob;
@@ -404,7 +407,12 @@ function details(results: BenchResults): string[] {
       const observed = f.operator.events !== undefined ? `followed with watches, ${f.operator.events} events` : `${f.operator.polls} list polls, one every ${ms(f.operator.meanPollPeriodMs)} on average`;
       lines.push(`- Operator fan-out: ${timed(f.operator)} (${observed}; ${f.operator.detail ?? ''}); status afterwards ${JSON.stringify(f.operator.status ?? null)}; warnings logged: ${f.operator.warnings}.`);
       lines.push(`  - operator writes: ${formatSummary(f.operator.writes)}`);
-      if (f.floor) lines.push(`- Floor: ${timed(f.floor)}${f.floor.detail ? ` (${f.floor.detail})` : ''}; writes: ${formatSummary(f.floor.writes)}`);
+      if (f.floor) {
+        const how = f.floor.observed
+          ? ` until the watches showed the end state (${f.floor.events ?? 0} watch events; its last write returned at ${f.floor.writesMs === undefined ? '–' : seconds(f.floor.writesMs)})`
+          : ' until its last write returned (no watches running)';
+        lines.push(`- Floor: ${timed(f.floor)}${how}${f.floor.detail ? ` (${f.floor.detail})` : ''}; writes: ${formatSummary(f.floor.writes)}`);
+      }
       if (f.cronjob) {
         const c = f.cronjob;
         lines.push(

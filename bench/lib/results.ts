@@ -24,8 +24,13 @@ export interface FanOutResult {
     status?: unknown;
     warnings: number;
   };
-  /** cpuS: the benchmark process's own CPU time while it ran the floor client (nothing else runs then). */
-  floor?: Timed & { writes: RequestSummary; concurrency: number; cpuS?: number };
+  /**
+   * ms: from the floor's first write to the benchmark's watches showing the whole end state, as the operator's
+   * is taken (`observed`); in runs without `observed`, when its last write returned, with no watches running.
+   * writesMs: when its last write returned. cpuS: the benchmark process's own CPU time meanwhile (the floor
+   * client and, with `observed`, the watches following it; nothing else runs then).
+   */
+  floor?: Timed & { writes: RequestSummary; concurrency: number; cpuS?: number; writesMs?: number; events?: number; observed?: boolean };
   cronjob?: Timed & {
     /** Namespaces the script was timed over. */
     measuredNamespaces: number;
