@@ -88,7 +88,7 @@ export function buildProgram(name = 'regcred'): Command {
       option('--log-level <level>', 'log level', `$LOG_LEVEL, else ${RUN_DEFAULTS.logLevel}`).choices(LOG_LEVELS.filter((l) => l !== 'fatal')),
     )
     .addOption(option('--concurrency <n>', 'RegistryCredentials reconciled at once', RUN_DEFAULTS.concurrency))
-    .addOption(option('--write-concurrency <n>', 'API writes in flight within one fan-out', RUN_DEFAULTS.writeConcurrency))
+    .addOption(option('--write-concurrency <n>', 'Secret and ServiceAccount writes in flight at once, across all credentials', RUN_DEFAULTS.writeConcurrency))
     .addOption(option('--health-port <port>', 'port for /healthz and /readyz; 0 = any free port', RUN_DEFAULTS.healthPort))
     .addOption(option('--metrics-port <port>', 'port for Prometheus /metrics; 0 = any free port', RUN_DEFAULTS.metricsPort))
     .addOption(option('--resync-seconds <n>', 'safety-net resync interval', RUN_DEFAULTS.resyncSeconds))
