@@ -55,7 +55,7 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   clock: Clock;
   log: Logger;
-  /** API writes in flight at once within one fan-out. */
+  /** Secret and ServiceAccount writes in flight at once, across all reconciles (one pool); a reconcile takes its plan that many at a time. */
   writeConcurrency: number;
   random: () => number;
   /** Puts a credential's key back on the queue (a provider call settled). */
