@@ -278,7 +278,7 @@ export async function watchFanOut(
   cred: PullCredential,
   started: number,
   timeoutMs: number,
-  /** Stop waiting when this settles (e.g. the writer being watched failed): the outcome is then incomplete. */
+  /** Stop waiting when this settles (the writer being watched failed): the outcome is then incomplete. */
   giveUp?: Promise<unknown>,
 ): Promise<PollOutcome> {
   const accountSelector = { fieldSelector: 'metadata.name=default' };

@@ -102,8 +102,12 @@ async function runFloor(ctx: BenchContext, targets: readonly string[]): Promise<
       throw err;
     },
   );
+  // The watches wait for the end state, however the writes end, unless a write failed: then it will not come.
+  const failed = new Promise<void>((resolve) => {
+    writing.catch(() => resolve());
+  });
   const [outcome] = await Promise.all([
-    watchFanOut(ctx.admin.kc, new Set(targets), FLOOR_SECRET, { fieldSelector: `metadata.name=${FLOOR_SECRET}` }, ctx.credential, started, timeoutMs, writing),
+    watchFanOut(ctx.admin.kc, new Set(targets), FLOOR_SECRET, { fieldSelector: `metadata.name=${FLOOR_SECRET}` }, ctx.credential, started, timeoutMs, failed),
     writing.catch(() => undefined),
   ]);
   const used = process.cpuUsage(cpuBefore);
