@@ -124,11 +124,12 @@ shipped Deployment sets. Writes are counted from the audit log by user name.
      table says so.
    - **the floor**: a minimal @kubernetes/client-node client, as the operator's identity, doing exactly one
      Secret create and one ServiceAccount merge patch per namespace, 16 at a time (the operator's default
-     \`--write-concurrency\`). Its time is taken as the operator's: from its first write until the benchmark's
-     watches (the same two, started the same way) have shown the whole end state, so that both runs carry
-     the watches' load on the API server and on the benchmark process. When its last write returned is
-     reported beside it. (Runs before this was so timed the floor by its last write, with no watches
-     running; their reports say which.)
+     \`--write-concurrency\`), from a process of its own (\`bench/floor-client.ts\`) as the operator is one.
+     Its time is taken as the operator's: from its first write (loaded and connected, as the operator is
+     synced) until the benchmark's watches (the same two, started the same way) have shown the whole end
+     state, so that both runs carry the watches' load on the API server. When its last write returned is
+     reported beside it. The floor then runs once more with no watches running, timed by its last write, as
+     runs before this one timed it (inside the benchmark process); the ratio against that is given too.
 2. **Steady state.** With everything converged, a fresh operator runs with \`--resync-seconds 2\` (and
    \`--log-level debug\`, because "periodic resync" is a debug line) until it has logged the wanted number of
    resyncs. Every request its identity made from spawn to stop is read from the audit log; writes must be 0.

@@ -91,6 +91,9 @@ export function rows(results: BenchResults): Row[] {
     if (any((s) => s.fanout?.floor?.observed)) {
       out.push(row('  of which its last write returned', (s) => (s.fanout?.floor?.writesMs === undefined ? '–' : seconds(s.fanout.floor.writesMs))));
     }
+    if (any((s) => s.fanout?.floorUnwatched)) {
+      out.push(row('  the same without the watches (its last write)', (s) => timed(s.fanout?.floorUnwatched)));
+    }
     out.push(
       row('Fan-out: CronJob script (sequential kubectl)', (s) => {
         const c = s.fanout?.cronjob;
@@ -101,6 +104,9 @@ export function rows(results: BenchResults): Row[] {
     );
     out.push(row('  CronJob time per namespace', (s) => (s.fanout?.cronjob?.perNamespaceMs === undefined ? '–' : ms(s.fanout.cronjob.perNamespaceMs))));
     out.push(row('Ratio operator / floor', (s) => ratio(s.fanout?.operatorOverFloor)));
+    if (any((s) => s.fanout?.floorUnwatched)) {
+      out.push(row('  against the floor without the watches', (s) => ratio(s.fanout?.operatorOverFloorUnwatched)));
+    }
     out.push(row('Ratio CronJob / operator', (s) => ratio(s.fanout?.cronjobOverOperator)));
   }
   if (any((s) => s.fanout)) {
@@ -412,6 +418,11 @@ function details(results: BenchResults): string[] {
           ? ` until the watches showed the end state (${f.floor.events ?? 0} watch events; its last write returned at ${f.floor.writesMs === undefined ? '–' : seconds(f.floor.writesMs)})`
           : ' until its last write returned (no watches running)';
         lines.push(`- Floor: ${timed(f.floor)}${how}${f.floor.detail ? ` (${f.floor.detail})` : ''}; writes: ${formatSummary(f.floor.writes)}`);
+      }
+      if (f.floorUnwatched) {
+        lines.push(
+          `- Floor again with no watches running, until its last write returned: ${timed(f.floorUnwatched)}${f.floorUnwatched.detail ? ` (${f.floorUnwatched.detail})` : ''}; writes: ${formatSummary(f.floorUnwatched.writes)}`,
+        );
       }
       if (f.cronjob) {
         const c = f.cronjob;

@@ -27,10 +27,12 @@ export interface FanOutResult {
   /**
    * ms: from the floor's first write to the benchmark's watches showing the whole end state, as the operator's
    * is taken (`observed`); in runs without `observed`, when its last write returned, with no watches running.
-   * writesMs: when its last write returned. cpuS: the benchmark process's own CPU time meanwhile (the floor
-   * client and, with `observed`, the watches following it; nothing else runs then).
+   * writesMs: when its last write returned. cpuS: the floor client's CPU time; with `observed`, that of its own
+   * process (bench/floor-client.ts), else the benchmark process's while it ran the floor client.
    */
   floor?: Timed & { writes: RequestSummary; concurrency: number; cpuS?: number; writesMs?: number; events?: number; observed?: boolean };
+  /** The same floor client once more, with no watches running, timed by its last write (as `floor` was before it was observed). */
+  floorUnwatched?: FanOutResult['floor'];
   cronjob?: Timed & {
     /** Namespaces the script was timed over. */
     measuredNamespaces: number;
@@ -40,6 +42,8 @@ export interface FanOutResult {
     writes: RequestSummary;
   };
   operatorOverFloor?: number;
+  /** The operator's time over the floor's without the watches (the ratio runs before the floor was observed reported). */
+  operatorOverFloorUnwatched?: number;
   cronjobOverOperator?: number;
 }
 

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { join } from 'node:path';
+import { createWriteStream, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { CREDENTIAL_LABEL } from '../../src/api/constants.js';
 import { auditMark, auditSince, byUser, isWrite, summarize, type RequestSummary } from '../lib/audit.js';
 import { CREDENTIAL_NAME, CRONJOB_SECRET, FLOOR_SECRET, REGISTRY, SOURCE_SECRET, startOperator, timeoutFor, type BenchContext } from '../lib/context.js';
@@ -11,6 +13,7 @@ import {
   fanOutState,
   forEachLimited,
   MERGE_PATCH,
+  OPERATOR_CONTEXT,
   OPERATOR_USER,
   statusCode,
   TARGET_LABEL,
@@ -52,6 +55,9 @@ export async function waitForCleanState(ctx: BenchContext, targets: ReadonlySet<
   );
 }
 
+
+/** bench/floor-client.ts, compiled beside this file's directory. */
+const FLOOR_CLIENT = join(dirname(fileURLToPath(import.meta.url)), '..', 'floor-client.js');
 /** Undoes what the floor client or the CronJob script wrote (as the admin, untimed). */
 async function removePullSecret(ctx: BenchContext, targets: readonly string[], secretName: string): Promise<void> {
   await forEachLimited(targets, 16, async (namespace) => {
@@ -67,61 +73,70 @@ async function removePullSecret(ctx: BenchContext, targets: readonly string[], s
 /**
  * The floor: the least a client can do to reach the end state. Exactly one
  * create per Secret and one merge patch per ServiceAccount, as the operator's
- * identity, with the operator's default write concurrency. Its time is taken
- * as the operator's is: when the benchmark's watches, running through its
- * writes as they run through the operator's, have shown the whole end state.
- * Timed by its last write instead, the floor ran without the watches' load on
- * the API server and on this process that the operator's run always carries.
+ * identity, with the operator's default write concurrency, from a process of
+ * its own (bench/floor-client.ts), as the operator is one. Its time is taken
+ * as the operator's is: from the first write (the client loaded and connected,
+ * as the operator is synced) until the benchmark's watches, running through its
+ * writes as through the operator's, have shown the whole end state.
  */
-async function runFloor(ctx: BenchContext, targets: readonly string[]): Promise<NonNullable<FanOutResult['floor']>> {
+async function runFloor(ctx: BenchContext, targets: readonly string[], watched = true): Promise<NonNullable<FanOutResult['floor']>> {
   const concurrency = ctx.options.writeConcurrency;
   const timeoutMs = timeoutFor(60_000, 40, targets.length);
-  const body = Buffer.from(dockerConfigJson(ctx.credential)).toString('base64');
-  const { core } = ctx.operatorIdentity;
-  const mark = auditMark(ctx.auditLog);
-  const cpuBefore = process.cpuUsage();
-  const started = Date.now();
-  let writesMs: number | undefined;
-  let detail: string | undefined;
-  const writing = withTimeout(
-    'the floor client',
-    forEachLimited(targets, concurrency, async (namespace) => {
-      await core.createNamespacedSecret({
-        namespace,
-        body: { metadata: { name: FLOOR_SECRET }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': body } },
-      });
-      await core.patchNamespacedServiceAccount({ namespace, name: 'default', body: { imagePullSecrets: [{ name: FLOOR_SECRET }] } }, MERGE_PATCH);
-    }),
-    timeoutMs,
-  ).then(
-    () => {
-      writesMs = Date.now() - started;
-    },
-    (err: unknown) => {
-      detail = errorMessage(err);
-      throw err;
-    },
-  );
-  // The watches wait for the end state, however the writes end, unless a write failed: then it will not come.
-  const failed = new Promise<void>((resolve) => {
-    writing.catch(() => resolve());
+  const namespacesFile = join(ctx.dir, 'floor-namespaces.txt');
+  writeFileSync(namespacesFile, `${targets.join('\n')}\n`);
+  const child = spawn(process.execPath, [FLOOR_CLIENT, ctx.kubeconfig, OPERATOR_CONTEXT, FLOOR_SECRET, String(concurrency), namespacesFile], {
+    env: { ...process.env, FLOOR_DOCKERCONFIGJSON: Buffer.from(dockerConfigJson(ctx.credential)).toString('base64') },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const [outcome] = await Promise.all([
-    watchFanOut(ctx.admin.kc, new Set(targets), FLOOR_SECRET, { fieldSelector: `metadata.name=${FLOOR_SECRET}` }, ctx.credential, started, timeoutMs, failed),
-    writing.catch(() => undefined),
-  ]);
-  const used = process.cpuUsage(cpuBefore);
-  const cpuS = (used.user + used.system) / 1e6;
-  let ms = detail === undefined ? outcome.ms : undefined;
-  const writes = await writesSince(ctx, mark, OPERATOR_USER);
-  const state = await fanOutState(ctx.admin.kc, new Set(targets), FLOOR_SECRET, { fieldSelector: `metadata.name=${FLOOR_SECRET}` }, ctx.credential);
-  if (state.complete !== targets.length) {
-    detail = `${detail ? `${detail}; ` : ''}end state holds in ${state.complete}/${targets.length} namespaces`;
-    ms = undefined;
-  } else if (ms === undefined && detail === undefined) {
-    detail = `the watches did not show the end state within ${Math.round(timeoutMs / 1000)} s`;
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  let detail: string | undefined;
+  let report: { ms: number; cpuS: number } | undefined;
+  const mark = auditMark(ctx.auditLog);
+  try {
+    const ready = await withTimeout('the floor client to start', lines.next(), 60_000);
+    if (ready.value !== 'ready') throw new Error(`the floor client did not start: ${stderr.trim() || `printed ${String(ready.value)}`}`);
+    const started = Date.now();
+    child.stdin.end('go\n');
+    const writing = withTimeout(
+      'the floor client',
+      (async () => {
+        const line = await lines.next();
+        const code = await exited;
+        if (code !== 0 || line.done) throw new Error(`the floor client exited ${code}: ${stderr.trim()}`);
+        return JSON.parse(String(line.value)) as { ms: number; cpuS: number };
+      })(),
+      timeoutMs,
+    );
+    // The watches wait for the end state, however the writes end, unless the client failed: then it will not come.
+    const failed = new Promise<void>((resolve) => {
+      writing.catch(() => resolve());
+    });
+    const [outcome, written] = await Promise.all([
+      watched
+        ? watchFanOut(ctx.admin.kc, new Set(targets), FLOOR_SECRET, { fieldSelector: `metadata.name=${FLOOR_SECRET}` }, ctx.credential, started, timeoutMs, failed)
+        : Promise.resolve(undefined),
+      writing.catch((err: unknown) => {
+        detail = errorMessage(err);
+        return undefined;
+      }),
+    ]);
+    report = written;
+    const writes = await writesSince(ctx, mark, OPERATOR_USER);
+    let ms = detail === undefined ? (outcome ? outcome.ms : report?.ms) : undefined;
+    const state = await fanOutState(ctx.admin.kc, new Set(targets), FLOOR_SECRET, { fieldSelector: `metadata.name=${FLOOR_SECRET}` }, ctx.credential);
+    if (state.complete !== targets.length) {
+      detail = `${detail ? `${detail}; ` : ''}end state holds in ${state.complete}/${targets.length} namespaces`;
+      ms = undefined;
+    } else if (ms === undefined && detail === undefined) {
+      detail = `the watches did not show the end state within ${Math.round(timeoutMs / 1000)} s`;
+    }
+    return { ms, writesMs: report?.ms, events: outcome?.events, observed: watched, timeoutMs, detail, writes, concurrency, cpuS: report?.cpuS };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
   }
-  return { ms, writesMs, events: outcome.events, observed: true, timeoutMs, detail, writes, concurrency, cpuS };
 }
 
 /**
@@ -265,6 +280,13 @@ export async function fanOut(ctx: BenchContext, targets: readonly string[], size
     progress(`size ${size}: floor ${fmt(result.floor.ms)}; cleaning up`);
     await removePullSecret(ctx, targets, FLOOR_SECRET);
     await waitForCleanState(ctx, targetSet);
+    // Once more without the watches, timed by its last write, as the floor was before it was observed: the
+    // difference is what being watched costs, and the ratio against it is the one earlier runs reported.
+    progress(`size ${size}: fan-out, floor client without the watches`);
+    result.floorUnwatched = await runFloor(ctx, targets, false);
+    progress(`size ${size}: floor without the watches ${fmt(result.floorUnwatched.ms)}; cleaning up`);
+    await removePullSecret(ctx, targets, FLOOR_SECRET);
+    await waitForCleanState(ctx, targetSet);
 
     const sampled = size > ctx.options.cronjobFullMax && ctx.options.cronjobSample < targets.length;
     progress(`size ${size}: fan-out, CronJob script (sequential kubectl${sampled ? `, timed over ${ctx.options.cronjobSample} namespaces and extrapolated` : ''})`);
@@ -282,6 +304,7 @@ export async function fanOut(ctx: BenchContext, targets: readonly string[], size
   progress(`size ${size}: operator ${fmt(run.result.ms)}`);
   const { ms } = run.result;
   if (ms !== undefined && result.floor?.ms !== undefined) result.operatorOverFloor = ms / result.floor.ms;
+  if (ms !== undefined && result.floorUnwatched?.ms !== undefined) result.operatorOverFloorUnwatched = ms / result.floorUnwatched.ms;
   if (ms !== undefined && result.cronjob?.ms !== undefined) result.cronjobOverOperator = result.cronjob.ms / ms;
   return { result: result as FanOutResult, run };
 }

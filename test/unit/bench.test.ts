@@ -92,6 +92,33 @@ describe('bench report', () => {
     ]);
     expect(cell(r, 'Fan-out: operator, apply → every Secret + SA entry')).toBe('did not converge');
   });
+
+  it('says how the floor was timed: as the watches saw it, with its last write beside it, or (older runs) by its last write alone', () => {
+    const writes = { total: 200, byKind: {}, errors: {} };
+    const sized = (floor: NonNullable<SizeResult['fanout']>['floor']): BenchResults =>
+      results([
+        {
+          size: 100,
+          setup: { createNamespacesMs: 1, defaultServiceAccountsMs: 1 },
+          errors: [],
+          fanout: { targets: 100, floor, operator: { ms: 800, timeoutMs: 1000, polls: 0, pollIntervalMs: 200, writes, warnings: 0 }, operatorOverFloor: 800 / 760 },
+        },
+      ]);
+    const observed = sized({ ms: 760, writesMs: 740, events: 200, observed: true, timeoutMs: 1000, writes, concurrency: 16 });
+    observed.sizes[0]!.fanout!.floorUnwatched = { ms: 640, writesMs: 640, observed: false, timeoutMs: 1000, writes, concurrency: 16 };
+    observed.sizes[0]!.fanout!.operatorOverFloorUnwatched = 800 / 640;
+    expect(cell(observed, 'Fan-out: floor client (16 concurrent writes)')).toBe('0.76 s');
+    expect(cell(observed, 'of which its last write returned')).toBe('0.74 s');
+    expect(cell(observed, 'the same without the watches (its last write)')).toBe('0.64 s');
+    expect(cell(observed, 'Ratio operator / floor')).toBe('1.1×');
+    expect(cell(observed, 'against the floor without the watches')).toBe('1.3×');
+    expect(markdownReport(observed)).toContain('until the watches showed the end state (200 watch events; its last write returned at 0.74 s)');
+    expect(markdownReport(observed)).toContain('Floor again with no watches running, until its last write returned: 0.64 s');
+    const older = sized({ ms: 700, timeoutMs: 1000, writes, concurrency: 16 });
+    expect(cell(older, 'of which its last write returned')).toBeUndefined();
+    expect(cell(older, 'against the floor without the watches')).toBeUndefined();
+    expect(markdownReport(older)).toContain('until its last write returned (no watches running)');
+  });
 });
 
 describe('bench report: failover', () => {
