@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { startHealthServer } from './observability/health.js';
 import { logProcessWarnings } from './observability/process-warnings.js';
 import type { ListeningServer } from './observability/http.js';
+import { startIdleCompaction } from './observability/idle-compaction.js';
 import { createMetrics, startMetricsServer } from './observability/metrics.js';
 import type { WatchOptions } from './kube/list-watch.js';
 import { Operator } from './operator.js';
@@ -137,6 +138,7 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     await Promise.all([...servers.map((s) => s.close()), conn.close(), verifier.close()]);
     return 1;
   }
+  const stopCompaction = startIdleCompaction(log);
   // The election runs beside the informers' first list: a follower is warm by the time it leads.
   const election = elector ? elector.run().then((end) => (end === 'lost' ? LOST_LEADERSHIP : 'election stopped')) : new Promise<never>(() => undefined);
   let outcome: string;
@@ -148,6 +150,7 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     outcome = 'failed';
   }
   log.info({ reason: outcome }, 'shutting down');
+  stopCompaction();
   await operator.stop();
   // After the workers drained (the lease was renewed meanwhile): a leader releases the Lease now.
   await elector?.stop();

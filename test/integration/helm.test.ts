@@ -195,7 +195,7 @@ describe('helm install, an operator as the chart ServiceAccount, helm upgrade', 
     const started = await runAsInstalled(namespace, fullname);
     operator = started.operator;
     await operator.waitForLog((l) => l.msg === 'caches synced', 60_000);
-    expect(started.container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe('--max-old-space-size=320 --max-semi-space-size=2');
+    expect(started.container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe('--max-old-space-size=320 --max-semi-space-size=2 --expose-gc');
 
     await must(
       ['apply', '-f', '-'],

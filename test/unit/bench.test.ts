@@ -219,7 +219,7 @@ describe('BENCHMARKS.md and kept runs', () => {
 describe('the operator the benchmark runs', () => {
   it('gets the NODE_OPTIONS of the shipped Deployment', () => {
     const root = new URL('../..', import.meta.url).pathname;
-    expect(deploymentNodeOptions(root)).toMatch(/^--max-old-space-size=\d+ --max-semi-space-size=2$/);
+    expect(deploymentNodeOptions(root)).toMatch(/^--max-old-space-size=\d+ --max-semi-space-size=2 --expose-gc$/);
     expect(deploymentRuntimeEnv(root)).toEqual({ MALLOC_ARENA_MAX: '2' });
   });
 

@@ -64,14 +64,14 @@ describe('charts/regcred-operator', () => {
       ['400000Ki', '198'],
     ])('resources.limits.memory %s gives %s', async (limit, heap) => {
       const { objects } = await renderChart(['--set-string', `resources.limits.memory=${limit}`]);
-      expect(envValue(container(objects), 'NODE_OPTIONS')).toBe(`--max-old-space-size=${heap} --max-semi-space-size=2`);
+      expect(envValue(container(objects), 'NODE_OPTIONS')).toBe(`--max-old-space-size=${heap} --max-semi-space-size=2 --expose-gc`);
     });
 
     it('is 320 with the default limit, the value config/manager/deployment.yaml sets', async () => {
       const { objects } = await renderChart();
       const c = container(objects);
       expect(c.resources?.limits?.memory).toBe('512Mi');
-      expect(envValue(c, 'NODE_OPTIONS')).toBe('--max-old-space-size=320 --max-semi-space-size=2');
+      expect(envValue(c, 'NODE_OPTIONS')).toBe('--max-old-space-size=320 --max-semi-space-size=2 --expose-gc');
     });
 
     it('always a 2 MiB young generation and two malloc arenas, as config/manager/deployment.yaml', async () => {
@@ -81,10 +81,10 @@ describe('charts/regcred-operator', () => {
     });
 
     it('heapSizeMiB overrides it; no memory limit and no heapSizeMiB sets no cap', async () => {
-      expect(envValue(container((await renderChart(['--set', 'heapSizeMiB=1000'])).objects), 'NODE_OPTIONS')).toBe('--max-old-space-size=1000 --max-semi-space-size=2');
+      expect(envValue(container((await renderChart(['--set', 'heapSizeMiB=1000'])).objects), 'NODE_OPTIONS')).toBe('--max-old-space-size=1000 --max-semi-space-size=2 --expose-gc');
       const unlimited = container((await renderChart(['--set', 'resources.limits=null'])).objects);
       expect(unlimited.resources?.limits).toBeUndefined();
-      expect(envValue(unlimited, 'NODE_OPTIONS')).toBe('--max-semi-space-size=2');
+      expect(envValue(unlimited, 'NODE_OPTIONS')).toBe('--max-semi-space-size=2 --expose-gc');
     });
 
     it('refuses a limit that leaves the heap too little', async () => {
@@ -159,7 +159,7 @@ describe('charts/regcred-operator', () => {
     );
     expect(c.volumeMounts).toContainEqual({ name: 'registry-ca', mountPath: '/etc/regcred/registry-ca', readOnly: true });
     expect(deployment.spec.template.spec.volumes).toContainEqual({ name: 'registry-ca', configMap: { name: 'registry-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
-    expect(envValue(c, 'NODE_OPTIONS')).toBe('--max-old-space-size=576 --max-semi-space-size=2');
+    expect(envValue(c, 'NODE_OPTIONS')).toBe('--max-old-space-size=576 --max-semi-space-size=2 --expose-gc');
     expect(envValue(c, 'HTTPS_PROXY')).toBe('http://proxy.example:3128');
     expect(find(objects, 'ServiceAccount').metadata.annotations).toEqual({
       'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/regcred-operator',
