@@ -55,9 +55,9 @@ export async function waitForCleanState(ctx: BenchContext, targets: ReadonlySet<
   );
 }
 
-
 /** bench/floor-client.ts, compiled beside this file's directory. */
 const FLOOR_CLIENT = join(dirname(fileURLToPath(import.meta.url)), '..', 'floor-client.js');
+
 /** Undoes what the floor client or the CronJob script wrote (as the admin, untimed). */
 async function removePullSecret(ctx: BenchContext, targets: readonly string[], secretName: string): Promise<void> {
   await forEachLimited(targets, 16, async (namespace) => {
@@ -93,7 +93,6 @@ async function runFloor(ctx: BenchContext, targets: readonly string[], watched =
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   let detail: string | undefined;
-  let report: { ms: number; cpuS: number } | undefined;
   const mark = auditMark(ctx.auditLog);
   try {
     const ready = await withTimeout('the floor client to start', lines.next(), 60_000);
@@ -114,7 +113,7 @@ async function runFloor(ctx: BenchContext, targets: readonly string[], watched =
     const failed = new Promise<void>((resolve) => {
       writing.catch(() => resolve());
     });
-    const [outcome, written] = await Promise.all([
+    const [outcome, report] = await Promise.all([
       watched
         ? watchFanOut(ctx.admin.kc, new Set(targets), FLOOR_SECRET, { fieldSelector: `metadata.name=${FLOOR_SECRET}` }, ctx.credential, started, timeoutMs, failed)
         : Promise.resolve(undefined),
@@ -123,7 +122,6 @@ async function runFloor(ctx: BenchContext, targets: readonly string[], watched =
         return undefined;
       }),
     ]);
-    report = written;
     const writes = await writesSince(ctx, mark, OPERATOR_USER);
     let ms = detail === undefined ? (outcome ? outcome.ms : report?.ms) : undefined;
     const state = await fanOutState(ctx.admin.kc, new Set(targets), FLOOR_SECRET, { fieldSelector: `metadata.name=${FLOOR_SECRET}` }, ctx.credential);

@@ -46,7 +46,6 @@ const MiB = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 export class IdleCompaction {
   /** The reserved heap right after the last compaction (or at start, or the lowest seen since). */
   private baseline: number;
-  compactions = 0;
 
   constructor(private readonly deps: IdleCompactionDeps) {
     this.baseline = deps.heapBytes();
@@ -63,7 +62,6 @@ export class IdleCompaction {
     this.deps.gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
     const after = this.deps.heapBytes();
     this.baseline = after;
-    this.compactions++;
     this.deps.log.info({ heapMiB: MiB(before), heapAfterMiB: MiB(after), ms: this.deps.now() - started }, 'quiet after work: gave back the heap it had grown');
     return true;
   }

@@ -31,16 +31,6 @@ export interface AccountResult {
 
 export class Executor {
   private readonly pool: ReturnType<typeof pLimit>;
-  /**
-   * How many of one reconcile's writes are taken from its plan at a time. The pool bounds the writes in
-   * flight across reconciles; this bounds what one fan-out holds while it runs. With every write handed
-   * to the pool at once, a fan-out to 20,000 namespaces held 20,000 waiting tasks (promises, closures,
-   * queue entries, per-ServiceAccount chains): about 13 MiB of live heap while the Secrets were written
-   * and 38 MiB when the ServiceAccount edits began (`npm run perf:heap`), which V8 then grew its heap
-   * limit around. A waiting edit of a ServiceAccount another reconcile is editing holds a feeder, never a
-   * pool slot.
-   */
-  private readonly feeders: number;
   /** The last edit queued for each ServiceAccount (namespace/name), across all reconciles. */
   private readonly accountTails = new Map<string, Promise<void>>();
 
@@ -51,12 +41,19 @@ export class Executor {
     private readonly latestServiceAccount?: (namespace: string, name: string) => ServiceAccountView | undefined,
   ) {
     this.pool = pLimit(writeConcurrency);
-    this.feeders = writeConcurrency;
   }
 
-  /** `task` for each item, in order, with at most `feeders` of them started and not yet done. */
+  /**
+   * `task` for each item, in order, with at most the pool's concurrency of them started and not yet done.
+   * The pool bounds the writes in flight across reconciles; this bounds what one fan-out holds while it
+   * runs. With every write handed to the pool at once, a fan-out to 20,000 namespaces held 20,000 waiting
+   * tasks (promises, closures, queue entries, per-ServiceAccount chains): about 13 MiB of live heap while
+   * the Secrets were written and 38 MiB when the ServiceAccount edits began (`npm run perf:heap`), which
+   * V8 then grew its heap limit around. A waiting edit of a ServiceAccount another reconcile is editing
+   * holds one of these places, never a pool slot.
+   */
   private each<T, R>(items: readonly T[], task: (item: T) => Promise<R>): Promise<R[]> {
-    return pMap(items, task, { concurrency: this.feeders });
+    return pMap(items, task, { concurrency: this.pool.concurrency });
   }
 
   /**
