@@ -56,8 +56,14 @@ export class MutationCache<T extends Versioned> {
     const entry = this.entries.get(key);
     if (!entry) return false;
     // Our delete is seen only with the delete event: watch events arrive in order, so an update
-    // before it is a stale one and must not bring the object back into view.
-    const caughtUp = deleted || (entry.object !== null && isAtLeast(resourceVersion, entry.resourceVersion));
+    // before it is a stale one and must not bring the object back into view. Our write is seen with an
+    // event at least as new, an update or a delete of it; a delete older than our write is the delete of
+    // the object ours replaced (another credential's Secret, deleted as that credential went, then ours
+    // created under the same name before the watch showed the delete). Forgetting ours then would show
+    // the name as free until our create's event came, and a cleanup reading the view in between would
+    // take an entry naming our Secret for nobody's.
+    const caughtUp =
+      entry.object === null ? deleted : isAtLeast(resourceVersion, entry.resourceVersion) || (deleted && resourceVersion === undefined);
     if (caughtUp) this.entries.delete(key);
     return deleted ? entry.object === null : entry.object !== null && resourceVersion !== undefined && resourceVersion === entry.resourceVersion;
   }

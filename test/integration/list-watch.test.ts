@@ -103,3 +103,26 @@ describe('watch', () => {
     expect(informer.list()).toHaveLength(23);
   }, 60_000);
 });
+
+describe('delete events', () => {
+  it('carry the resourceVersion of the delete, newer than the object ever had, and older than a create after it', async () => {
+    // The mutation cache (src/controller/mutation-cache.ts) tells the late delete of a Secret another
+    // credential held from the delete of the one ours replaced it with by this ordering.
+    const informer = listWatch(admin.kubeConfig, spec(), () => undefined, emptyStats());
+    informers.push(informer);
+    const deletes: string[] = [];
+    informer.on('delete', (obj: KubernetesObject) => {
+      if (obj.metadata?.name === 'handed-over') deletes.push(obj.metadata.resourceVersion ?? '');
+    });
+    await informer.start();
+    const first = await admin.core.createNamespacedSecret({ namespace, body: secret('handed-over', { k: Buffer.from('theirs').toString('base64') }) });
+    await waitFor('the first object in the cache', () => informer.get('handed-over', namespace), 10_000);
+    await admin.core.deleteNamespacedSecret({ namespace, name: 'handed-over' });
+    const second = await admin.core.createNamespacedSecret({ namespace, body: secret('handed-over', { k: Buffer.from('ours').toString('base64') }) });
+    await waitFor('the delete event', () => (deletes.length === 1 ? true : undefined), 10_000);
+    const deleteVersion = BigInt(deletes[0]!);
+    expect(deleteVersion).toBeGreaterThan(BigInt(first.metadata!.resourceVersion!));
+    expect(deleteVersion).toBeLessThan(BigInt(second.metadata!.resourceVersion!));
+    await waitFor('the second object in the cache', () => (informer.get('handed-over', namespace)?.metadata?.resourceVersion === second.metadata?.resourceVersion ? true : undefined), 10_000);
+  }, 30_000);
+});

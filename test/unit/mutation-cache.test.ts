@@ -139,6 +139,8 @@ describe('MutationCache: observed events after a write', () => {
     { name: 'our own version forgets the write, and is its echo', rv: '10', deleted: false, wantKept: false, wantEcho: true },
     { name: 'a newer version forgets the write, and is someone else\'s change', rv: '15', deleted: false, wantKept: false, wantEcho: false },
     { name: 'a delete event forgets the write, and is someone else\'s delete', rv: '15', deleted: true, wantKept: false, wantEcho: false },
+    { name: 'a delete event older than the write (of the object ours replaced) leaves our write in place', rv: '9', deleted: true, wantKept: true, wantEcho: false },
+    { name: 'a delete event without a version forgets the write', rv: undefined, deleted: true, wantKept: false, wantEcho: false },
   ])('$name', ({ rv, deleted, wantKept, wantEcho }) => {
     const { cache } = cacheWith();
     cache.wrote(obj('10', 'ours'));
@@ -210,6 +212,22 @@ describe('MutationCache: deletes', () => {
     const recreated = obj('20', 'recreated');
     cache.wrote(recreated);
     expect(cache.read('team-a', 'pull', undefined)).toBe(recreated);
+  });
+
+  it('the late delete event of the object a create replaced keeps the created one in view until its own event', () => {
+    const { cache } = cacheWith();
+    // Another credential's Secret (rv 10) is deleted, and ours is created under the same name (rv 20)
+    // before the informer has shown the delete: the informer still holds the old one.
+    cache.deleted('team-a', 'pull');
+    const ours = obj('20', 'ours');
+    cache.wrote(ours);
+    expect(cache.read('team-a', 'pull', obj('10', 'theirs'))).toBe(ours);
+    // The delete event (rv 15) empties the informer's slot: ours stays in view, and the event is not ours.
+    expect(cache.observed('team-a', 'pull', '15', true)).toBe(false);
+    expect(cache.read('team-a', 'pull', undefined)).toBe(ours);
+    // Our create's event is the echo, and from then on the informer is the truth.
+    expect(cache.observed('team-a', 'pull', '20', false)).toBe(true);
+    expect(cache.size).toBe(0);
   });
 
   it('a delete after a write replaces the write', () => {
