@@ -106,6 +106,13 @@ export function buildProgram(name = 'regcred'): Command {
     .addOption(
       option('--dockerhub-headroom-percent <n>', 'warn when Docker Hub pulls left fall below this percentage of the limit', RUN_DEFAULTS.dockerhubHeadroomPercent),
     )
+    .addOption(
+      option(
+        '--heap-growing-percent <n>',
+        'collect garbage once the heap grows this much past what is live (lower: smaller peaks, more GC); 0 = V8 decides',
+        RUN_DEFAULTS.heapGrowingPercent,
+      ),
+    )
     .addOption(option('--leader-elect', 'run as one of several replicas: only the holder of the Lease regcred-operator in --namespace works, the others wait warm', 'off'))
     .addOption(
       option('--leader-elect-lease-duration-seconds <n>', 'how long followers wait, from the last renewal they saw, before taking the lease', RUN_DEFAULTS.leaderElectLeaseDurationSeconds),

@@ -29,6 +29,8 @@ export interface OperatorConfig {
   registryCaFile?: string;
   /** Docker Hub headroom under this percentage of the limit is reported. */
   headroomPercent: number;
+  /** V8 collects once the heap has grown this percentage past what the last full collection left live; 0: V8 decides. */
+  heapGrowingPercent: number;
   /** Leader election over the Lease regcred-operator in `namespace`; undefined: off, this process always works. */
   leaderElection?: ElectionTiming;
   prettyLogs: boolean;
@@ -53,6 +55,7 @@ export interface RunFlags {
   verifyConcurrency?: string;
   registryCaFile?: string;
   dockerhubHeadroomPercent?: string;
+  heapGrowingPercent?: string;
   leaderElect?: boolean;
   leaderElectLeaseDurationSeconds?: string;
   leaderElectRenewDeadlineSeconds?: string;
@@ -75,6 +78,7 @@ export const RUN_DEFAULTS = {
   verifyTimeoutSeconds: 10,
   verifyConcurrency: 4,
   dockerhubHeadroomPercent: 10,
+  heapGrowingPercent: 20,
   // client-go's defaults (and controller-runtime's).
   leaderElectLeaseDurationSeconds: 15,
   leaderElectRenewDeadlineSeconds: 10,
@@ -113,6 +117,7 @@ export function buildConfig(flags: RunFlags, env: NodeJS.ProcessEnv, isTty: bool
     verifyConcurrency: parseIntFlag('--verify-concurrency', flags.verifyConcurrency, RUN_DEFAULTS.verifyConcurrency, 1, 64),
     registryCaFile: readableFile('--registry-ca-file', flags.registryCaFile ?? env.REGCRED_REGISTRY_CA_FILE),
     headroomPercent: parseIntFlag('--dockerhub-headroom-percent', flags.dockerhubHeadroomPercent, RUN_DEFAULTS.dockerhubHeadroomPercent, 0, 100),
+    heapGrowingPercent: parseIntFlag('--heap-growing-percent', flags.heapGrowingPercent, RUN_DEFAULTS.heapGrowingPercent, 0, 400),
     leaderElection: leaderElection(flags),
     prettyLogs: isTty && env.LOG_FORMAT !== 'json',
   };

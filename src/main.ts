@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { startHealthServer } from './observability/health.js';
 import { logProcessWarnings } from './observability/process-warnings.js';
 import type { ListeningServer } from './observability/http.js';
+import { limitHeapGrowth } from './observability/heap-growth.js';
 import { startIdleCompaction } from './observability/idle-compaction.js';
 import { createMetrics, startMetricsServer } from './observability/metrics.js';
 import type { WatchOptions } from './kube/list-watch.js';
@@ -72,8 +73,9 @@ async function run(flags: RunFlags, stopSignal: Promise<unknown> = waitForSignal
     log.fatal({ err: (err as Error).message }, 'cannot load a kubeconfig');
     return 2;
   }
+  const heapGrowingPercent = limitHeapGrowth(config.heapGrowingPercent) ? config.heapGrowingPercent : 'V8 decides';
   log.info(
-    { server: conn.describe, namespace: config.namespace, concurrency: config.concurrency, heapLimitMiB: heapLimitMiB() },
+    { server: conn.describe, namespace: config.namespace, concurrency: config.concurrency, heapLimitMiB: heapLimitMiB(), heapGrowingPercent },
     'starting regcred-operator',
   );
   const metrics = createMetrics();

@@ -52,6 +52,7 @@ describe("the help's defaults", () => {
       '--verify-timeout-seconds': String(config.verifyTimeoutMs / 1000),
       '--verify-concurrency': String(config.verifyConcurrency),
       '--dockerhub-headroom-percent': String(config.headroomPercent),
+      '--heap-growing-percent': String(config.heapGrowingPercent),
       '--registry-ca-file': '$REGCRED_REGISTRY_CA_FILE, else none',
       '--namespace': `$POD_NAMESPACE, else ${config.namespace}`,
       '--log-level': `$LOG_LEVEL, else ${config.logLevel}`,

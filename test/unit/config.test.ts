@@ -30,6 +30,7 @@ describe('buildConfig: defaults', () => {
       verifyConcurrency: 4,
       registryCaFile: undefined,
       headroomPercent: 10,
+      heapGrowingPercent: 20,
       prettyLogs: false,
     });
   });
@@ -38,6 +39,8 @@ describe('buildConfig: defaults', () => {
     { flags: { verifyTimeoutSeconds: '3' }, field: 'verifyTimeoutMs', want: 3_000 },
     { flags: { verifyConcurrency: '2' }, field: 'verifyConcurrency', want: 2 },
     { flags: { dockerhubHeadroomPercent: '25' }, field: 'headroomPercent', want: 25 },
+    { flags: { heapGrowingPercent: '0' }, field: 'heapGrowingPercent', want: 0 },
+    { flags: { heapGrowingPercent: '50' }, field: 'heapGrowingPercent', want: 50 },
   ] as const)('verification flags: $field', ({ flags, field, want }) => {
     expect(buildConfig(flags, {}, false)[field]).toBe(want);
   });
@@ -63,6 +66,7 @@ describe('buildConfig: defaults', () => {
     { flags: { providerConcurrency: '65' }, want: '--provider-concurrency "65" must be a whole number from 1 to 64' },
     { flags: { verifyTimeoutSeconds: '0' }, want: '--verify-timeout-seconds "0" must be a whole number from 1 to 120' },
     { flags: { dockerhubHeadroomPercent: '101' }, want: '--dockerhub-headroom-percent "101" must be a whole number from 0 to 100' },
+    { flags: { heapGrowingPercent: '401' }, want: '--heap-growing-percent "401" must be a whole number from 0 to 400' },
   ])('provider flags out of range: $want', ({ flags, want }) => {
     expect(() => buildConfig(flags, {}, false)).toThrow(want);
   });

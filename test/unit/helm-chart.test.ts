@@ -154,6 +154,7 @@ describe('charts/regcred-operator', () => {
         '--verify-timeout-seconds=5',
         '--verify-concurrency=2',
         '--dockerhub-headroom-percent=20',
+        '--heap-growing-percent=30',
         '--registry-ca-file=/etc/regcred/registry-ca/ca.crt',
       ]),
     );
