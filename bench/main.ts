@@ -31,7 +31,7 @@ import { cronjobKubeconfig } from './lib/setup.js';
 import { errorMessage, progress, repoRoot, sleep, waitUntil } from './lib/util.js';
 import { failover } from './scenarios/failover.js';
 import { fanOut, waitForCleanState } from './scenarios/fanout.js';
-import { freshStart, unrelatedSecrets } from './scenarios/memory.js';
+import { freshStart, SETTLE_MS, unrelatedSecrets } from './scenarios/memory.js';
 import { newNamespaceName, newNamespaces } from './scenarios/newns.js';
 import { peer } from './scenarios/peer.js';
 import { providerRefresh, type GoogleSetup } from './scenarios/refresh.js';
@@ -130,8 +130,8 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
     if (result.memory) result.memory.peakRssMiB = operator.memory().hwmKiB / 1024;
     if (result.memory && memoryExtras) {
       // Settled: the same process after 30 s with nothing to do (V8's memory reducer runs once allocation stops).
-      progress(`size ${size}: memory, letting the long-running process settle for 30 s`);
-      await sleep(30_000);
+      progress(`size ${size}: memory, letting the long-running process settle for ${SETTLE_MS / 1000} s`);
+      await sleep(SETTLE_MS);
       result.memory.rssSettledMiB = operator.memory().rssKiB / 1024;
       result.memory.heapSettled = await operator.heapMiB();
     }
@@ -169,7 +169,7 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
         result.memory.fresh = result.memory.unrelated.without[0];
       } else {
         progress(`size ${size}: memory, fresh operator over the converged state`);
-        result.memory.fresh = await freshStart(ctx, `fresh-${size}`, size);
+        result.memory.fresh = await freshStart(ctx, `fresh-${size}`, size, {}, memoryExtras);
       }
       if (memoryExtras) {
         progress(`size ${size}: memory, fresh operator caching objects whole (REGCRED_INFORMER_TRANSFORM=false)`);

@@ -17,7 +17,7 @@ export function deploymentNodeOptions(root: string): string {
 }
 
 /**
- * The other plain environment values the Deployment gives the operator container (MALLOC_ARENA_MAX), which
+ * The other plain environment values the Deployment gives the operator container (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_), which
  * shape its memory as NODE_OPTIONS does; values from fields (POD_NAME, POD_NAMESPACE) are the benchmark's own.
  */
 export function deploymentRuntimeEnv(root: string): Record<string, string> {

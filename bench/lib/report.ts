@@ -9,7 +9,13 @@ function seconds(ms: number | undefined): string {
 }
 
 function timed(t: Timed | undefined): string {
-  return t ? seconds(t.ms) : '–';
+  if (!t) return '–';
+  return t.samplesMs ? `${seconds(t.ms)} (median of ${t.samplesMs.length})` : seconds(t.ms);
+}
+
+/** Each run's time, for a figure that is the median of several (FANOUT_REPEAT_BELOW); else nothing. */
+function runs(t: Timed | undefined): string {
+  return t?.samplesMs ? `; runs: ${t.samplesMs.map((ms) => (ms === undefined ? 'did not converge' : seconds(ms))).join(', ')}` : '';
 }
 
 function ratio(r: number | undefined): string {
@@ -31,13 +37,21 @@ export function perNamespace(results: BenchResults): { size: number; kib: number
     const a = sizes[i - 1]!;
     const b = sizes[i]!;
     const n = b.size - a.size;
-    const kib = ((b.memory!.fresh!.rssMiB - a.memory!.fresh!.rssMiB) * 1024) / n;
+    // Settled at both sizes, or at neither: a settled figure against one that was not would measure the settling.
+    const both = a.memory!.fresh!.settled && b.memory!.fresh!.settled;
+    const rss = (x: SizeResult): number => (both ? x.memory!.fresh!.settled!.rssMiB : x.memory!.fresh!.rssMiB);
+    const kib = ((rss(b) - rss(a)) * 1024) / n;
     const wa = a.memory?.freshUntransformed?.rssMiB;
     const wb = b.memory?.freshUntransformed?.rssMiB;
     const wholeKib = wa === undefined || wb === undefined ? undefined : ((wb - wa) * 1024) / n;
     out.push({ size: b.size, kib, wholeKib, text: `${kib.toFixed(2)} KiB${wholeKib === undefined ? '' : ` / ${wholeKib.toFixed(2)} KiB`}` });
   }
   return out;
+}
+
+/** The fresh process's RSS the long-running one is compared with: settled when it was let settle. */
+export function freshRss(fresh: FreshStart | undefined): number | undefined {
+  return fresh?.settled?.rssMiB ?? fresh?.rssMiB;
 }
 
 function mib(v: number | undefined): string {
@@ -231,6 +245,16 @@ export function rows(results: BenchResults): Row[] {
     out.push(row('Fresh operator: start → "caches synced"', (s) => ms(s.memory?.fresh?.startToCachesSyncedMs)));
     out.push(row('Fresh operator: RSS over converged state', (s) => mib(s.memory?.fresh?.rssMiB)));
     out.push(row('  V8 heap in use / reserved (/metrics)', (s) => heap(s.memory?.fresh?.heap)));
+    if (any((s) => s.memory?.fresh?.settled)) {
+      out.push(
+        row('  settled (30 s idle): RSS', (s) => {
+          const settled = s.memory?.fresh?.settled;
+          return settled ? `${mib(settled.rssMiB)}${settled.compacted ? ' (gave back its heap)' : ''}` : '–';
+        }),
+      );
+      out.push(row('  V8 heap in use / reserved, settled', (s) => heap(s.memory?.fresh?.settled?.heap)));
+      out.push(row('  its own peak RSS (VmHWM, the first list)', (s) => mib(s.memory?.fresh?.peakRssMiB)));
+    }
     if (any((s) => s.memory?.freshUntransformed)) {
       out.push(row('  baseline: objects cached whole (transform off), RSS', (s) => mib(s.memory?.freshUntransformed?.rssMiB)));
       out.push(row('  baseline: V8 heap in use / reserved', (s) => heap(s.memory?.freshUntransformed?.heap)));
@@ -245,8 +269,12 @@ export function rows(results: BenchResults): Row[] {
       const settled = m?.rssSettledMiB ?? m?.rssAfterNewNamespacesMiB ?? m?.rssAfterRotationMiB;
       // Without the 30 s settle (--quick, below the largest size) the figure is the RSS right after the workload.
       const unsettled = m?.rssSettledMiB === undefined && settled !== undefined ? ' (not settled)' : '';
-      return m?.fresh ? `${ratioOf(settled, m.fresh.rssMiB, 2)}${unsettled}, ${ratioOf(m.peakRssMiB ?? m.peakRssDuringFanOutMiB, m.fresh.rssMiB, 2)}` : '–';
+      const fresh = freshRss(m?.fresh);
+      return fresh === undefined ? '–' : `${ratioOf(settled, fresh, 2)}${unsettled}, ${ratioOf(m?.peakRssMiB ?? m?.peakRssDuringFanOutMiB, fresh, 2)}`;
     }));
+    if (any((s) => s.memory?.fresh?.peakRssMiB)) {
+      out.push(row('  peak RSS / the fresh process\'s own peak', (s) => ratioOf(s.memory?.peakRssMiB ?? s.memory?.peakRssDuringFanOutMiB, s.memory?.fresh?.peakRssMiB, 2)));
+    }
     const slopes = perNamespace(results);
     if (slopes.length) out.push(row('Memory per namespace, from the size before (transformed / whole)', (s) => slopes.find((x) => x.size === s.size)?.text ?? '–'));
   }
@@ -411,17 +439,17 @@ function details(results: BenchResults): string[] {
     const f = s.fanout;
     if (f) {
       const observed = f.operator.events !== undefined ? `followed with watches, ${f.operator.events} events` : `${f.operator.polls} list polls, one every ${ms(f.operator.meanPollPeriodMs)} on average`;
-      lines.push(`- Operator fan-out: ${timed(f.operator)} (${observed}; ${f.operator.detail ?? ''}); status afterwards ${JSON.stringify(f.operator.status ?? null)}; warnings logged: ${f.operator.warnings}.`);
+      lines.push(`- Operator fan-out: ${timed(f.operator)} (${observed}; ${f.operator.detail ?? ''}${runs(f.operator)}${f.operator.samplesMs ? '; writes, CPU and status from the last run' : ''}); status afterwards ${JSON.stringify(f.operator.status ?? null)}; warnings logged: ${f.operator.warnings}.`);
       lines.push(`  - operator writes: ${formatSummary(f.operator.writes)}`);
       if (f.floor) {
         const how = f.floor.observed
           ? ` until the watches showed the end state (${f.floor.events ?? 0} watch events; its last write returned at ${f.floor.writesMs === undefined ? '–' : seconds(f.floor.writesMs)})`
           : ' until its last write returned (no watches running)';
-        lines.push(`- Floor: ${timed(f.floor)}${how}${f.floor.detail ? ` (${f.floor.detail})` : ''}; writes: ${formatSummary(f.floor.writes)}`);
+        lines.push(`- Floor: ${timed(f.floor)}${how}${f.floor.detail ? ` (${f.floor.detail})` : ''}${runs(f.floor)}; writes: ${formatSummary(f.floor.writes)}`);
       }
       if (f.floorUnwatched) {
         lines.push(
-          `- Floor again with no watches running, until its last write returned: ${timed(f.floorUnwatched)}${f.floorUnwatched.detail ? ` (${f.floorUnwatched.detail})` : ''}; writes: ${formatSummary(f.floorUnwatched.writes)}`,
+          `- Floor again with no watches running, until its last write returned: ${timed(f.floorUnwatched)}${f.floorUnwatched.detail ? ` (${f.floorUnwatched.detail})` : ''}${runs(f.floorUnwatched)}; writes: ${formatSummary(f.floorUnwatched.writes)}`,
         );
       }
       if (f.cronjob) {

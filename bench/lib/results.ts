@@ -3,6 +3,11 @@ import type { RequestSummary } from './audit.js';
 /** A timed outcome: `ms` is absent when it did not converge within `timeoutMs`. */
 export interface Timed {
   ms?: number;
+  /**
+   * Sizes under FANOUT_REPEAT_BELOW are run several times: `ms` is then the median of these, in the order
+   * they ran (one undefined, a run that did not converge, makes the median undefined too).
+   */
+  samplesMs?: (number | undefined)[];
   timeoutMs: number;
   /** What was seen at the end, e.g. "998/1000 namespaces". */
   detail?: string;
@@ -179,6 +184,14 @@ export interface FreshStart {
   rssSamplesMiB: number[];
   /** Read from /metrics after the RSS samples. */
   heap?: HeapMiB;
+  /**
+   * The same process again after SETTLE_MS with nothing to do, as the long-running process is measured
+   * settled: by then it has given back the heap its first list grew, if that grew it enough
+   * (src/observability/idle-compaction.ts). The figure the long-running process is compared with.
+   */
+  settled?: { rssMiB: number; rssSamplesMiB: number[]; heap?: HeapMiB; compacted: boolean; afterMs: number };
+  /** The process's VmHWM when it was last sampled: its own peak (the first list). */
+  peakRssMiB?: number;
 }
 
 /** One takeover: the leader is signalled, a labelled namespace is created right after, the follower takes over. */

@@ -117,6 +117,7 @@ describe('the Dockerfile runtime stage, reproduced without Docker', () => {
     }
     expect(env.NODE_OPTIONS).toMatch(/^--max-old-space-size=\d+ --max-semi-space-size=2 --expose-gc$/);
     expect(env.MALLOC_ARENA_MAX).toBe('2');
+    expect(env.MALLOC_MMAP_THRESHOLD_).toBe('131072');
     expect(env.NODE_ENV).toBe('production');
 
     // The kubeconfig stands in for the in-cluster ServiceAccount: the operator's context is its identity.

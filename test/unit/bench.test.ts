@@ -6,6 +6,7 @@ import { deploymentNodeOptions, deploymentRuntimeEnv } from '../../bench/lib/dep
 import { markdownReport, perNamespace, rows } from '../../bench/lib/report.js';
 import type { BenchResults, FailoverResult, FreshStart, RefreshResult, SizeResult, WatchExpiryResult, WatchRun } from '../../bench/lib/results.js';
 import { percentile } from '../../bench/lib/util.js';
+import { medianMs } from '../../bench/scenarios/fanout.js';
 import { failoverBoundMs, FAILOVER_TIMING } from '../../bench/scenarios/failover.js';
 import { tokenLifetimeFor } from '../../bench/scenarios/refresh.js';
 
@@ -119,6 +120,38 @@ describe('bench report', () => {
     expect(cell(older, 'against the floor without the watches')).toBeUndefined();
     expect(markdownReport(older)).toContain('until its last write returned (no watches running)');
   });
+
+  it('a small size run several times: the medians are compared, and every run is listed', () => {
+    const writes = { total: 200, byKind: {}, errors: {} };
+    const r = results([
+      {
+        size: 100,
+        setup: { createNamespacesMs: 1, defaultServiceAccountsMs: 1 },
+        errors: [],
+        fanout: {
+          targets: 100,
+          floor: { ms: 500, samplesMs: [700, 500, 450], events: 200, observed: true, timeoutMs: 1000, writes, concurrency: 16 },
+          operator: { ms: 400, samplesMs: [400, 380, 900], timeoutMs: 1000, polls: 0, pollIntervalMs: 200, writes, warnings: 0 },
+          operatorOverFloor: 400 / 500,
+        },
+      },
+    ]);
+    expect(cell(r, 'Fan-out: floor client (16 concurrent writes)')).toBe('0.50 s (median of 3)');
+    expect(cell(r, 'Ratio operator / floor')).toBe('0.8×');
+    const report = markdownReport(r);
+    expect(report).toContain('runs: 0.40 s, 0.38 s, 0.90 s; writes, CPU and status from the last run');
+    expect(report).toContain('runs: 0.70 s, 0.50 s, 0.45 s');
+  });
+
+  it.each([
+    { samples: [700, 500, 450], want: 500 },
+    { samples: [3, 1], want: 2 },
+    { samples: [42], want: 42 },
+    { samples: [400, undefined, 300], want: undefined },
+    { samples: [], want: undefined },
+  ])('medianMs($samples) is $want', ({ samples, want }) => {
+    expect(medianMs(samples)).toBe(want);
+  });
 });
 
 describe('bench report: failover', () => {
@@ -220,7 +253,7 @@ describe('the operator the benchmark runs', () => {
   it('gets the NODE_OPTIONS of the shipped Deployment', () => {
     const root = new URL('../..', import.meta.url).pathname;
     expect(deploymentNodeOptions(root)).toMatch(/^--max-old-space-size=\d+ --max-semi-space-size=2 --expose-gc$/);
-    expect(deploymentRuntimeEnv(root)).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(deploymentRuntimeEnv(root)).toEqual({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' });
   });
 
   it('says so in the report', () => {
@@ -254,6 +287,24 @@ describe('bench: footprint and scale', () => {
     // --quick settles only at its largest size: below it, the figure right after the workload, said so.
     const quick = results([{ size: 100, setup: { createNamespacesMs: 0, defaultServiceAccountsMs: 0 }, errors: [], memory: { fresh: fresh(100), rssAfterNewNamespacesMiB: 106, peakRssMiB: 125 } }]);
     expect(cell(quick, 'After the workload / fresh: settled RSS, peak RSS')).toBe('1.06× (not settled), 1.25×');
+  });
+
+  it('a fresh process let settle is compared settled: ratios, its own peak, and memory per namespace when both sizes settled', () => {
+    const settledFresh = (first: number, settled: number, peak: number): FreshStart => ({
+      ...fresh(first),
+      settled: { rssMiB: settled, rssSamplesMiB: [settled], compacted: true, afterMs: 30_000 },
+      peakRssMiB: peak,
+    });
+    const size = (n: number, f: FreshStart): SizeResult => ({ size: n, setup: { createNamespacesMs: 0, defaultServiceAccountsMs: 0 }, errors: [], memory: { fresh: f, rssSettledMiB: 176, peakRssMiB: 220 } });
+    const r = results([size(2000, settledFresh(140, 130, 150)), size(20000, settledFresh(191, 160, 185))]);
+    const largest = (metric: string): string | undefined => rows(r).find((row) => row.metric.trim() === metric)?.cells[1];
+    expect(largest('After the workload / fresh: settled RSS, peak RSS')).toBe('1.10×, 1.38×');
+    expect(largest('peak RSS / the fresh process\'s own peak')).toBe('1.19×');
+    expect(largest('settled (30 s idle): RSS')).toBe('160.0 MiB (gave back its heap)');
+    expect(perNamespace(r)[0]!.kib).toBeCloseTo((30 * 1024) / 18000);
+    // One size not settled (--quick's smaller size): the figures right after the first reconcile at both.
+    const mixed = results([size(2000, fresh(140)), size(20000, settledFresh(191, 160, 185))]);
+    expect(perNamespace(mixed)[0]!.kib).toBeCloseTo((51 * 1024) / 18000);
   });
 
   it('the scenarios that add minutes run only when asked for', () => {

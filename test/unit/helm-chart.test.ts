@@ -77,6 +77,7 @@ describe('charts/regcred-operator', () => {
     it('always a 2 MiB young generation and two malloc arenas, as config/manager/deployment.yaml', async () => {
       const c = container((await renderChart()).objects);
       expect(envValue(c, 'MALLOC_ARENA_MAX')).toBe('2');
+      expect(envValue(c, 'MALLOC_MMAP_THRESHOLD_')).toBe('131072');
       expect(envValue(container((await renderChart(['--set', 'resources.limits=null'])).objects), 'MALLOC_ARENA_MAX')).toBe('2');
     });
 
@@ -125,7 +126,7 @@ describe('charts/regcred-operator', () => {
       const { objects } = await renderChart(['--set', 'replicas=1', '--set', 'leaderElection.enabled=false']);
       const c = container(objects);
       expect(c.args).toEqual(['run']);
-      expect(c.env?.map((e) => e.name)).toEqual(['POD_NAMESPACE', 'NODE_OPTIONS', 'MALLOC_ARENA_MAX']);
+      expect(c.env?.map((e) => e.name)).toEqual(['POD_NAMESPACE', 'NODE_OPTIONS', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_']);
       expect(JSON.stringify(find(objects, 'Role'))).not.toContain('leases');
       expect(find<Deployment>(objects, 'Deployment').spec.strategy).toEqual({ type: 'Recreate' });
       expect(objects.filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
