@@ -44,6 +44,8 @@ export interface BenchOptions {
    * objects whole: at every size, or (--quick) only at the largest.
    */
   memoryExtrasAt: 'every' | 'largest';
+  /** Fresh operators each way (without, with) in the unrelated-Secrets comparison: 2, or 1 with --quick. */
+  unrelatedRuns: number;
   /** Lifetime of the tokens the local Google endpoint issues; default grows with the size (bench/scenarios/refresh.ts). */
   tokenLifetimeSeconds?: number;
   /**
@@ -56,8 +58,8 @@ export interface BenchOptions {
 export const USAGE = `usage: npm run bench -- [options]
   --quick                  sizes 100 and 1,000 namespaces; the CronJob script is timed over a sample of 50
                            namespaces (--cronjob-full-max 50 --cronjob-sample 50), 2 provider refreshes
-                           (--refreshes 2), and the memory settle and whole-object baseline only at 1,000;
-                           later options override
+                           (--refreshes 2), the memory settle and whole-object baseline only at 1,000, and
+                           one fresh operator each way with and without unrelated Secrets; later options override
   --sizes 100,1000,5000    namespace counts (default 100,1000,5000)
   --scenarios LIST         any of ${SCENARIOS.join(',')} (default: all but
                            ${[...OPT_IN_SCENARIOS].join(', ')}); failover runs once, at the smallest size.
@@ -110,6 +112,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     writeConcurrency: 16,
     refreshes: 3,
     memoryExtrasAt: 'every',
+    unrelatedRuns: 2,
   };
   const args = [...argv];
   const value = (flag: string): string => {
@@ -133,6 +136,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         options.cronjobSample = 50;
         options.refreshes = 2;
         options.memoryExtrasAt = 'largest';
+        options.unrelatedRuns = 1;
         break;
       case '--sizes':
         options.sizes = take()

@@ -155,7 +155,7 @@ shipped Deployment sets. Writes are counted from the audit log by user name.
    it converged, and of a fresh operator over the converged state (median of 5 samples once its first
    reconcile is done; where the long-running process is let settle, 5 more after the fresh one has had
    30 s with nothing to do too, and its own VmHWM, the peak of its first list). Start-up is spawn to the "caches synced" log line. At the largest size, two fresh
-   operators are compared, without and with ${results.options.unrelatedSecrets as number} unrelated Opaque
+   operators (one with \`--quick\`) are compared, without and with ${results.options.unrelatedSecrets as number} unrelated Opaque
    Secrets in 20 namespaces the credential does not target. Heap (V8's \`nodejs_heap_size_used_bytes\` and
    \`nodejs_heap_size_total_bytes\`) is read from the operator's own \`/metrics\`.
 6. **Provider refresh.** A second RegistryCredential, \`bench-gcr\` (provider \`gcr\`, a service account key

@@ -335,7 +335,7 @@ function unrelatedSection(results: BenchResults): string[] {
       `| V8 heap in use / reserved (per run) | ${runs(u.without, (r) => heap(r.heap))} | ${runs(u.with, (r) => heap(r.heap))} |`,
       `| objects in the informer caches | ${formatCached(u.without[0]?.cached)} | ${formatCached(u.with[0]?.cached)} |`,
       '',
-      `Mean RSS difference, with minus without: ${u.deltaMiB >= 0 ? '+' : ''}${u.deltaMiB.toFixed(1)} MiB. The operator's Secret list/watch requests while they existed (from the audit log): ${u.secretRequests.map((r) => `\`${r}\``).join(', ') || 'none'}.`,
+      `Mean RSS difference, with minus without: ${u.deltaMiB >= 0 ? '+' : ''}${u.deltaMiB.toFixed(1)} MiB. These samples come right after the first reconcile, and whether the operator had given back the heap its first list grew by then (at its first quiet look, every 10 s) moves one by up to 30 MiB: a reserved heap well above the heap in use is a run sampled before it. What shows whether the Secrets are read is the operator's Secret list/watch requests while they existed (from the audit log): ${u.secretRequests.map((r) => `\`${r}\``).join(', ') || 'none'}.`,
       '',
     );
   }

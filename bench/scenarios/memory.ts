@@ -8,8 +8,6 @@ import { median, progress, sleep } from '../lib/util.js';
 
 const UNRELATED_NAMESPACES = 20;
 const UNRELATED_LABEL = 'regcred-bench/unrelated';
-/** Fresh operators per configuration: RSS differs by a few MiB from one Node process to the next. */
-const RUNS = 2;
 
 function mean(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
@@ -83,10 +81,12 @@ export async function unrelatedSecrets(ctx: BenchContext, size: number): Promise
   await createNamespaces(ctx.admin.core, namespaces, { [UNRELATED_LABEL]: 'true' });
   await waitForDefaultServiceAccounts(ctx.admin.core, new Set(namespaces), 120_000);
 
-  progress(`size ${size}: memory, ${RUNS} fresh operators without the unrelated Secrets`);
+  // Fresh operators per configuration: RSS differs by a few MiB from one Node process to the next.
+  const runs = ctx.options.unrelatedRuns;
+  progress(`size ${size}: memory, ${runs} fresh operator${runs === 1 ? '' : 's'} without the unrelated Secrets`);
   const without: FreshStart[] = [];
   // The first is the size's fresh operator (bench/main.ts): it settles too, after its samples for this comparison.
-  for (let i = 1; i <= RUNS; i++) without.push(await freshStart(ctx, `memory-without-${size}-${i}`, size, {}, i === 1));
+  for (let i = 1; i <= runs; i++) without.push(await freshStart(ctx, `memory-without-${size}-${i}`, size, {}, i === 1));
 
   progress(`size ${size}: creating ${total} unrelated Opaque Secrets (1 KiB of data each) in ${namespaces.length} other namespaces`);
   const items = Array.from({ length: total }, (_, i) => ({ namespace: namespaces[i % namespaces.length]!, name: `unrelated-${String(i).padStart(5, '0')}` }));
@@ -103,10 +103,10 @@ export async function unrelatedSecrets(ctx: BenchContext, size: number): Promise
   const list = await ctx.admin.core.listSecretForAllNamespaces({ labelSelector: `${UNRELATED_LABEL}=true` });
   const listBytes = Buffer.byteLength(JSON.stringify(list.items));
 
-  progress(`size ${size}: memory, ${RUNS} fresh operators with ${list.items.length} unrelated Secrets`);
+  progress(`size ${size}: memory, ${runs} fresh operator${runs === 1 ? '' : 's'} with ${list.items.length} unrelated Secrets`);
   const mark = auditMark(ctx.auditLog);
   const withSecrets: FreshStart[] = [];
-  for (let i = 1; i <= RUNS; i++) withSecrets.push(await freshStart(ctx, `memory-with-${size}-${i}`, size));
+  for (let i = 1; i <= runs; i++) withSecrets.push(await freshStart(ctx, `memory-with-${size}-${i}`, size));
   await sleep(1000);
   const secretRequests = new Set(
     byUser(auditSince(ctx.auditLog, mark), OPERATOR_USER)
