@@ -23,7 +23,7 @@ import {
 import type { OperatorProcess } from '../lib/operator.js';
 import type { FanOutResult, HeapMiB, Timed } from '../lib/results.js';
 import { CRONJOB_ACCOUNT, CRONJOB_NAMESPACE } from '../lib/setup.js';
-import { errorMessage, progress, sleep, waitUntil, withTimeout } from '../lib/util.js';
+import { errorMessage, median, progress, sleep, waitUntil, withTimeout } from '../lib/util.js';
 
 export const POLL_INTERVAL_MS = 200;
 /**
@@ -36,22 +36,24 @@ export const FANOUT_REPEATS = 3;
 
 /** The median of the samples; undefined if any run did not converge (a median over the ones that did would flatter). */
 export function medianMs(samples: readonly (number | undefined)[]): number | undefined {
-  if (samples.length === 0 || samples.some((s) => s === undefined)) return undefined;
-  const sorted = [...(samples as number[])].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return samples.some((s) => s === undefined) ? undefined : median(samples as number[]);
 }
 
 /**
- * `run` `times` times, `between` after each run but the last; the last run's figures with `ms` the median of
- * all and `samplesMs` every run's. Once, it is the run itself.
+ * `run` `times` times (told which run it is, " run i of n" for its progress line, and whether it is the
+ * last), `between` after each run but the last; the last run's figures with `ms` the median of all and
+ * `samplesMs` every run's. Once, it is the run itself.
  */
-async function repeated<R extends { ms?: number; samplesMs?: (number | undefined)[] }>(times: number, run: () => Promise<R>, between: (result: R) => Promise<void>): Promise<R> {
+async function repeated<R extends { ms?: number; samplesMs?: (number | undefined)[] }>(
+  times: number,
+  run: (which: string, last: boolean) => Promise<R>,
+  between: (result: R) => Promise<void>,
+): Promise<R> {
   const samples: (number | undefined)[] = [];
   for (let i = 1; ; i++) {
-    const result = await run();
+    const result = await run(times === 1 ? '' : `, run ${i} of ${times}`, i === times);
     samples.push(result.ms);
-    if (i >= times) return times === 1 ? result : { ...result, ms: medianMs(samples), samplesMs: samples };
+    if (i === times) return times === 1 ? result : { ...result, ms: medianMs(samples), samplesMs: samples };
     await between(result);
   }
 }
@@ -309,21 +311,16 @@ export async function fanOut(ctx: BenchContext, targets: readonly string[], size
   const targetSet = new Set(targets);
   const result: Partial<FanOutResult> = { targets: targets.length };
   const times = size < FANOUT_REPEAT_BELOW ? FANOUT_REPEATS : 1;
-  const nth = (what: string): (() => string) => {
-    let i = 0;
-    return () => (times === 1 ? what : `${what}, run ${++i} of ${times}`);
-  };
   const cleanFloor = async (): Promise<void> => {
     await removePullSecret(ctx, targets, FLOOR_SECRET);
     await waitForCleanState(ctx, targetSet);
   };
   if (compare) {
     await waitForCleanState(ctx, targetSet);
-    const floorRun = nth(`size ${size}: fan-out, floor client (${ctx.options.writeConcurrency} concurrent writes)`);
     result.floor = await repeated(
       times,
-      async () => {
-        progress(floorRun());
+      async (which) => {
+        progress(`size ${size}: fan-out, floor client (${ctx.options.writeConcurrency} concurrent writes)${which}`);
         const floor = await runFloor(ctx, targets);
         progress(`size ${size}: floor ${fmt(floor.ms)}; cleaning up`);
         return floor;
@@ -333,11 +330,10 @@ export async function fanOut(ctx: BenchContext, targets: readonly string[], size
     await cleanFloor();
     // Once more without the watches, timed by its last write, as the floor was before it was observed: the
     // difference is what being watched costs, and the ratio against it is the one earlier runs reported.
-    const unwatchedRun = nth(`size ${size}: fan-out, floor client without the watches`);
     result.floorUnwatched = await repeated(
       times,
-      async () => {
-        progress(unwatchedRun());
+      async (which) => {
+        progress(`size ${size}: fan-out, floor client without the watches${which}`);
         const floor = await runFloor(ctx, targets, false);
         progress(`size ${size}: floor without the watches ${fmt(floor.ms)}; cleaning up`);
         return floor;
@@ -358,13 +354,11 @@ export async function fanOut(ctx: BenchContext, targets: readonly string[], size
 
   // Every run but the last deletes its credential, waits for the operator to clean up, and stops it; the
   // last run's operator and state stay for the scenarios that follow.
-  const operatorRun = nth(`size ${size}: fan-out, operator`);
-  let runsLeft = times;
   const run = await repeated(
     times,
-    async (): Promise<OperatorFanOut & Pick<Timed, 'ms' | 'samplesMs'>> => {
-      progress(operatorRun());
-      const one = await runOperatorFanOut(ctx, targets, size, --runsLeft === 0);
+    async (which, last): Promise<OperatorFanOut & Pick<Timed, 'ms' | 'samplesMs'>> => {
+      progress(`size ${size}: fan-out, operator${which}`);
+      const one = await runOperatorFanOut(ctx, targets, size, last);
       progress(`size ${size}: operator ${fmt(one.result.ms)}`);
       return { ...one, ms: one.result.ms };
     },
