@@ -78,7 +78,7 @@ export const RUN_DEFAULTS = {
   verifyTimeoutSeconds: 10,
   verifyConcurrency: 4,
   dockerhubHeadroomPercent: 10,
-  heapGrowingPercent: 20,
+  heapGrowingPercent: 10,
   // client-go's defaults (and controller-runtime's).
   leaderElectLeaseDurationSeconds: 15,
   leaderElectRenewDeadlineSeconds: 10,

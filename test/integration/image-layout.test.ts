@@ -138,8 +138,8 @@ describe('the Dockerfile runtime stage, reproduced without Docker', () => {
     await operator.waitForLog((l) => l.msg === 'caches synced', 60_000);
     // The Deployment's NODE_OPTIONS expose V8's gc (--expose-gc), which giving back the heap when quiet needs.
     expect(operator.logs.filter((l) => l.msg.startsWith('heap compaction when quiet is off'))).toEqual([]);
-    // It keeps V8's heap within 20 % of what is live (--heap-growing-percent, set at start, not in NODE_OPTIONS).
-    expect(operator.logs.find((l) => l.msg === 'starting regcred-operator')).toMatchObject({ heapGrowingPercent: 20 });
+    // It keeps V8's heap within 10 % of what is live (--heap-growing-percent, set at start, not in NODE_OPTIONS).
+    expect(operator.logs.find((l) => l.msg === 'starting regcred-operator')).toMatchObject({ heapGrowingPercent: 10 });
 
     await kubectl(['create', 'namespace', target]);
     await kubectl(['label', 'namespace', target, `layout-test=${credential}`]);

@@ -30,7 +30,7 @@ describe('buildConfig: defaults', () => {
       verifyConcurrency: 4,
       registryCaFile: undefined,
       headroomPercent: 10,
-      heapGrowingPercent: 20,
+      heapGrowingPercent: 10,
       prettyLogs: false,
     });
   });
