@@ -35,7 +35,7 @@ import { freshStart, SETTLE_MS, unrelatedSecrets } from './scenarios/memory.js';
 import { newNamespaceName, newNamespaces } from './scenarios/newns.js';
 import { peer } from './scenarios/peer.js';
 import { providerRefresh, type GoogleSetup } from './scenarios/refresh.js';
-import { rotation } from './scenarios/rotation.js';
+import { rotations } from './scenarios/rotation.js';
 import { apfFanOut, multiCredential, watchExpiry } from './scenarios/scale.js';
 import { steadyState } from './scenarios/steady.js';
 
@@ -114,8 +114,7 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
       if (result.apf.error) result.errors.push(`apf: ${result.apf.error}`);
     }
     if (scenarios.has('rotation')) {
-      progress(`size ${size}: rotation`);
-      result.rotation = await rotation(ctx, targets, operator);
+      result.rotation = await rotations(ctx, targets, operator, ctx.options.rotations);
       if (result.memory) result.memory.rssAfterRotationMiB = operator.memory().rssKiB / 1024;
     }
     if (scenarios.has('newns')) {

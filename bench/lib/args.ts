@@ -39,6 +39,8 @@ export interface BenchOptions {
   watchTimeoutSeconds: number;
   /** Provider refreshes to watch at each size (scenario "refresh"). */
   refreshes: number;
+  /** Source rotations the long-running operator goes through at each size (scenario "rotation"). */
+  rotations: number;
   /**
    * Where the memory scenario also lets the worked process settle for 30 s and starts a fresh operator caching
    * objects whole: at every size, or (--quick) only at the largest.
@@ -82,6 +84,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --new-namespaces N       namespaces created one by one for the latency scenario (default 50)
   --new-namespace-rate R   namespaces created per second (default 5)
   --refreshes N            provider refreshes to watch per size in the refresh scenario (default 3)
+  --rotations N            source Secret rotations, one after the other, in the rotation scenario (default 3;
+                           the figure is their median)
   --token-lifetime S       lifetime of the local Google endpoint's tokens in seconds (default 16 + size/50)
   --resyncs N              periodic resyncs to observe in the steady-state scenario (default 5)
   --unrelated-secrets N    unrelated Opaque Secrets created before the memory comparison (default 2000)
@@ -111,6 +115,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     // The operator's default --write-concurrency (src/config.ts); the floor client uses the same.
     writeConcurrency: 16,
     refreshes: 3,
+    rotations: 3,
     memoryExtrasAt: 'every',
     unrelatedRuns: 2,
   };
@@ -188,6 +193,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--refreshes':
         options.refreshes = positive(flag, take(), 100);
+        break;
+      case '--rotations':
+        options.rotations = positive(flag, take(), 20);
         break;
       case '--token-lifetime':
         options.tokenLifetimeSeconds = positive(flag, take(), 86_400);

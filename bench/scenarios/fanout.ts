@@ -44,10 +44,10 @@ export function medianMs(samples: readonly (number | undefined)[]): number | und
  * last), `between` after each run but the last; the last run's figures with `ms` the median of all and
  * `samplesMs` every run's. Once, it is the run itself.
  */
-async function repeated<R extends { ms?: number; samplesMs?: (number | undefined)[] }>(
+export async function repeated<R extends { ms?: number; samplesMs?: (number | undefined)[] }>(
   times: number,
   run: (which: string, last: boolean) => Promise<R>,
-  between: (result: R) => Promise<void>,
+  between: (result: R) => Promise<void> = async () => {},
 ): Promise<R> {
   const samples: (number | undefined)[] = [];
   for (let i = 1; ; i++) {

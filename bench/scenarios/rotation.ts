@@ -5,7 +5,20 @@ import { CREDENTIAL_NAME, SOURCE_SECRET, timeoutFor, type BenchContext } from '.
 import { OPERATOR_USER, replaceOpaqueSecret, watchFanOut } from '../lib/kube.js';
 import type { OperatorProcess } from '../lib/operator.js';
 import type { RotationResult } from '../lib/results.js';
-import { writesSince } from './fanout.js';
+import { progress } from '../lib/util.js';
+import { repeated, writesSince } from './fanout.js';
+
+/**
+ * `times` rotations one after the other, as the long-running operator's workload (the memory scenario
+ * samples it afterwards): the figure is their median, with every run's time in `samplesMs`, and the writes
+ * and CPU time are the last one's.
+ */
+export async function rotations(ctx: BenchContext, targets: readonly string[], operator: OperatorProcess, times: number): Promise<RotationResult> {
+  return repeated(times, async (which) => {
+    progress(`size ${targets.length}: rotation${which}`);
+    return rotation(ctx, targets, operator);
+  });
+}
 
 /** A new password in the source Secret; timed until every target namespace's Secret holds it. */
 export async function rotation(ctx: BenchContext, targets: readonly string[], operator: OperatorProcess): Promise<RotationResult> {

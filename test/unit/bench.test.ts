@@ -32,7 +32,8 @@ function cell(r: BenchResults, metric: string): string | undefined {
 
 describe('bench command line', () => {
   it.each([
-    [[], { sizes: [100, 1000, 5000], cronjobFullMax: 1000, cronjobSample: 250, refreshes: 3, memoryExtrasAt: 'every', unrelatedRuns: 2 }],
+    [[], { sizes: [100, 1000, 5000], cronjobFullMax: 1000, cronjobSample: 250, refreshes: 3, rotations: 3, memoryExtrasAt: 'every', unrelatedRuns: 2 }],
+    [['--quick', '--rotations', '1'], { sizes: [100, 1000], rotations: 1 }],
     [['--quick'], { sizes: [100, 1000], cronjobFullMax: 50, cronjobSample: 50, refreshes: 2, memoryExtrasAt: 'largest', unrelatedRuns: 1 }],
     [['--quick', '--cronjob-full-max', '1000', '--refreshes', '3'], { sizes: [100, 1000], cronjobFullMax: 1000, cronjobSample: 50, refreshes: 3 }],
     [['--sizes', '5000,100,100'], { sizes: [100, 5000] }],
@@ -51,6 +52,7 @@ describe('bench command line', () => {
     [['--sizes', '0'], /--sizes "0" must be a whole number/],
     [['--scenarios', 'fanout,bogus'], /unknown scenario "bogus"/],
     [['--refreshes'], /--refreshes needs a value/],
+    [['--rotations', '0'], /--rotations "0" must be a whole number from 1 to 20/],
     [['--token-lifetime', '1.5'], /must be a whole number/],
     [['--fast'], /unknown option "--fast"/],
     [['--save-as', 'latest'], /--save-as "latest" must be lower-case letters, digits and dashes/],
@@ -141,6 +143,18 @@ describe('bench report', () => {
     const report = markdownReport(r);
     expect(report).toContain('runs: 0.40 s, 0.38 s, 0.90 s; writes, CPU and status from the last run');
     expect(report).toContain('runs: 0.70 s, 0.50 s, 0.45 s');
+  });
+
+  it('several rotations: the median is the figure, every run is listed, and the writes are the last one\'s', () => {
+    const writes = { total: 102, byKind: { 'update secrets': 100, 'patch registrycredentials/status': 2 }, errors: {} };
+    const size = (rotation: SizeResult['rotation']): SizeResult => ({ size: 100, setup: { createNamespacesMs: 1, defaultServiceAccountsMs: 1 }, errors: [], rotation });
+    const three = results([size({ ms: 240, samplesMs: [300, 240, 190], timeoutMs: 60_000, targets: 100, writes, cpuS: 0.1, events: 100, detail: '100/100 Secrets hold the new password' })]);
+    expect(cell(three, 'Rotation: source changed → every Secret has it')).toBe('0.24 s (median of 3)');
+    expect(cell(three, 'operator writes / CPU time during the last rotation')).toBe('102 / 0.1 s');
+    expect(markdownReport(three)).toContain('- Rotation: 0.24 s (median of 3) (3 rotations one after the other by the same operator; runs: 0.30 s, 0.24 s, 0.19 s; the last: 100/100 Secrets hold the new password; followed with watches, 100 events)');
+    const one = results([size({ ms: 240, timeoutMs: 60_000, targets: 100, writes, cpuS: 0.1, events: 100, detail: '100/100 Secrets hold the new password' })]);
+    expect(cell(one, 'operator writes / CPU time during rotation')).toBe('102 / 0.1 s');
+    expect(markdownReport(one)).toContain('- Rotation: 0.24 s (100/100 Secrets hold the new password; followed with watches, 100 events)');
   });
 
   it.each([
