@@ -52,7 +52,7 @@ export class Executor {
    * V8 then grew its heap limit around. A waiting edit of a ServiceAccount another reconcile is editing
    * holds one of these places, never a pool slot.
    */
-  private each<T, R>(items: readonly T[], task: (item: T) => Promise<R>): Promise<R[]> {
+  private each<T, R>(items: Iterable<T>, task: (item: T) => Promise<R>): Promise<R[]> {
     return pMap(items, task, { concurrency: this.pool.concurrency });
   }
 
@@ -99,9 +99,13 @@ export class Executor {
       });
   }
 
-  /** One result per write, in the order given, with at most writeConcurrency in flight. */
-  writeSecrets(writes: readonly SecretWrite[], template: SecretTemplate, adopt: boolean, log: Logger): Promise<NamespaceResult[]> {
-    return this.each(writes, (write) => this.pool(() => this.writeSecret(write, template, adopt, log)));
+  /**
+   * One result per write, in the order given, with at most writeConcurrency in flight. Takes the writes
+   * out of `writes` as it starts them (the array is left empty): an update holds the version of the Secret
+   * it replaces, and a list kept whole until the last write would keep every one of them alive that long.
+   */
+  writeSecrets(writes: SecretWrite[], template: SecretTemplate, adopt: boolean, log: Logger): Promise<NamespaceResult[]> {
+    return this.each(takeEach(writes), (write) => this.pool(() => this.writeSecret(write, template, adopt, log)));
   }
 
   private async writeSecret(write: SecretWrite, template: SecretTemplate, adopt: boolean, log: Logger): Promise<NamespaceResult> {
@@ -230,4 +234,15 @@ function secretWriteFailure(namespace: string, secretName: string, err: unknown,
   const kind = err instanceof KubeApiError ? err.kind : 'Unknown';
   const wait = retryAfterOf(err);
   return { ...fail(kind === 'Conflict' ? 'WriteConflict' : 'WriteFailed', message, true), ...(wait !== undefined ? { retryAfterMs: wait } : {}) };
+}
+
+/** The items of `items` in order, each let go by the array as it is handed out; the array ends empty. */
+export function* takeEach<T>(items: T[]): Generator<T> {
+  const count = items.length;
+  for (let i = 0; i < count; i++) {
+    const item = items[i] as T;
+    (items as (T | undefined)[])[i] = undefined;
+    yield item;
+  }
+  items.length = 0;
 }

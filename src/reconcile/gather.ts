@@ -33,10 +33,17 @@ export interface Snapshot {
   targets: string[];
   /** spec.namespaces.names that do not exist (in a scoped snapshot: those of the scope). */
   missingNamespaces: string[];
-  /** The Secret named secretName in each target namespace where our label-filtered cache has one. */
-  existing: ReadonlyMap<string, SecretView>;
-  /** Every Secret labelled for this credential, under any name, anywhere. */
-  ours: readonly SecretView[];
+  /**
+   * The Secret named secretName in a target namespace, where our label-filtered cache has one.
+   * `existing` and `ours` read the cache (with our own recent writes laid over it) each time they are asked,
+   * instead of holding what it held at gather: a reconcile that rewrites every Secret (a rotation) would
+   * otherwise keep the version it replaced of each alive until it ended, about 1 KiB a namespace (23 MiB of
+   * old space at 20,000 namespaces, and the RSS peak with it; BENCHMARKS.md). The plans read them before
+   * they act, so what a plan decides still comes from one look at the cache.
+   */
+  existing: SecretLookup;
+  /** Every Secret labelled for this credential, under any name, anywhere (in a scoped snapshot: in the scope). */
+  readonly ours: readonly SecretView[];
   /** Target namespace → an older RegistryCredential that publishes the same Secret name there. */
   claims: ReadonlyMap<string, string>;
   /** The ServiceAccounts of one namespace. */
@@ -54,6 +61,11 @@ export interface Snapshot {
    * decides nothing about the credential.
    */
   scope?: ReadonlySet<string>;
+}
+
+/** The part of a Map `existing` offers (a Map is one). */
+export interface SecretLookup {
+  get(namespace: string): SecretView | undefined;
 }
 
 export interface GatherDeps {
@@ -83,26 +95,24 @@ export function gather(deps: GatherDeps, credential: RegistryCredential, memory:
     name,
     secretName,
     validation,
-    ours,
     scope,
     serviceAccountsIn: (namespace: string) => view.serviceAccounts(namespace),
     serviceAccountsOutside: (namespaces: ReadonlySet<string>) => view.allServiceAccounts(namespaces, scope),
     secretOwner: (namespace: string, secret: string) => view.managedSecret(namespace, secret)?.metadata.labels?.[CREDENTIAL_LABEL],
   };
+  const live = (snapshot: Omit<Snapshot, 'ours'>): Snapshot =>
+    Object.defineProperty(snapshot, 'ours', { get: () => view.managedSecretsOf(name, scope), enumerable: true }) as Snapshot;
   if (!validation.ok) {
-    return { ...base, targets: [], missingNamespaces: [], existing: new Map(), claims: new Map() };
+    return live({ ...base, targets: [], missingNamespaces: [], existing: new Map(), claims: new Map() });
   }
   const namespaces = scope ? view.namespacesNamed(scope) : view.namespaces();
   const { targets, missing } = targetNamespaces(spec.namespaces, namespaces);
-  const existing = new Map<string, SecretView>();
-  for (const ns of targets) {
-    const secret = view.managedSecret(ns, secretName);
-    if (secret) existing.set(ns, secret);
-  }
+  const targeted = new Set(targets);
+  const existing: SecretLookup = { get: (ns) => (targeted.has(ns) ? view.managedSecret(ns, secretName) : undefined) };
 
   const claims = competingClaims(view, credential, secretName, namespaces);
   // The names outside a scope were not looked up: only those in it can be said to be missing.
-  if (scope) return { ...base, targets, missingNamespaces: missing.filter((ns) => scope.has(ns)), existing, claims };
+  if (scope) return live({ ...base, targets, missingNamespaces: missing.filter((ns) => scope.has(ns)), existing, claims });
 
   const provider = validation.provider;
   const credentialInput: CredentialInput = {
@@ -116,14 +126,14 @@ export function gather(deps: GatherDeps, credential: RegistryCredential, memory:
     memory,
     previous: credential.status ?? {},
   };
-  return {
+  return live({
     ...base,
     targets,
     missingNamespaces: missing,
     existing,
     claims,
     credentialInput,
-  };
+  });
 }
 
 function readStatic(credential: RegistryCredential, view: ClusterView): CredentialInput['staticSource'] {

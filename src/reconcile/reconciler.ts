@@ -399,8 +399,9 @@ export class Reconciler {
       await this.act.deleteSecrets(cleanup.secrets, log);
       log.info({ secrets: cleanup.secrets.length, serviceAccounts: results.length }, 'cleaned up');
     } else {
-      await this.act.orphanSecrets(snapshot.ours);
-      log.info({ secrets: snapshot.ours.length }, 'orphaned');
+      const ours = snapshot.ours;
+      await this.act.orphanSecrets(ours);
+      log.info({ secrets: ours.length }, 'orphaned');
     }
     await this.act.removeFinalizer(credential);
     this.memories.forget(name);
