@@ -20,8 +20,15 @@ import { notAdoptableMessage, unmanagedConflictMessage, type NamespaceResult, ty
 /** How many times a ServiceAccount edit is redone after a 409 before the reconcile gives up and backs off. */
 const SERVICE_ACCOUNT_RETRIES = 5;
 
+/** What an edit asked for, naming its ServiceAccount without holding the version it was planned from. */
+export interface EditDone {
+  sa: { namespace: string; name: string };
+  add?: string;
+  remove: string[];
+}
+
 export interface AccountResult {
-  edit: AccountEdit;
+  edit: EditDone;
   /** The ServiceAccount now lists our entry (for an edit that adds one). */
   carries: boolean;
   failed: boolean;
@@ -155,14 +162,20 @@ export class Executor {
   }
 
   /** Read-modify-write with a resourceVersion precondition: on 409 re-read and recompute, so a concurrent writer's entries are never lost. */
-  editServiceAccounts(edits: readonly AccountEdit[], log: Logger): Promise<AccountResult[]> {
-    return this.each(edits, (edit) => this.oneAtATime(`${edit.sa.namespace}/${edit.sa.name}`, () => this.pool(() => this.editServiceAccount(edit, log))));
+  /**
+   * One result per edit, in the order given. Like writeSecrets, takes the edits out of `edits` as it starts
+   * them, and a result names its ServiceAccount instead of holding the version the edit was planned from:
+   * a fan-out's results last until the reconcile ends, and would keep every replaced ServiceAccount alive.
+   */
+  editServiceAccounts(edits: AccountEdit[], log: Logger): Promise<AccountResult[]> {
+    return this.each(takeEach(edits), (edit) => this.oneAtATime(`${edit.sa.namespace}/${edit.sa.name}`, () => this.pool(() => this.editServiceAccount(edit, log))));
   }
 
-  private async editServiceAccount(edit: AccountEdit, log: Logger): Promise<AccountResult> {
+  private async editServiceAccount(planned: AccountEdit, log: Logger): Promise<AccountResult> {
+    const edit: EditDone = { sa: { namespace: planned.sa.namespace, name: planned.sa.name }, ...(planned.add !== undefined ? { add: planned.add } : {}), remove: planned.remove };
     const wantsEntry = edit.add !== undefined;
     // An edit that waited for another credential's sees what that one wrote (the write is in the view).
-    let sa: ServiceAccountView = this.latestServiceAccount?.(edit.sa.namespace, edit.sa.name) ?? edit.sa;
+    let sa: ServiceAccountView = this.latestServiceAccount?.(edit.sa.namespace, edit.sa.name) ?? planned.sa;
     for (let attempt = 0; attempt <= SERVICE_ACCOUNT_RETRIES; attempt++) {
       const change = accountChange(sa, edit);
       if (!change) return { edit, carries: wantsEntry, failed: false };
