@@ -105,6 +105,14 @@ export function retryCounts(namespaces: number, serviceAccounts: number): string
 
 export class Reconciler {
   readonly memories = new CredentialMemories();
+  /**
+   * name → uid of each credential whose finalizer this process removed, until the cache sees it go. Until
+   * then a reconcile of it (queued by the deletes of its own Secrets) still finds it marked deleted with the
+   * finalizer, and must not clean up again: by then another credential may have taken over the Secret name
+   * and added its entry to the same ServiceAccounts, and a second cleanup that took that entry for its own
+   * would remove it with a write that wakes no one (the handover in test/integration/ownership.test.ts).
+   */
+  private readonly finalized = new Map<string, string>();
   private readonly act: Executor;
   private readonly mints: MintRunner;
   private readonly verifications?: VerificationRunner;
@@ -146,10 +154,13 @@ export class Reconciler {
     const credential = this.deps.view.credential(name);
     if (!credential) {
       this.memories.forget(name);
+      this.finalized.delete(name);
       return {};
     }
     const log = this.deps.log.child({ credential: name, reconcileId: Math.random().toString(36).slice(2, 10) });
     if (credential.metadata.deletionTimestamp) {
+      // Released already: the cache has not seen it go yet.
+      if (this.finalized.get(name) === credential.metadata.uid) return {};
       await this.finalize(credential, log);
       return {};
     }
@@ -404,6 +415,7 @@ export class Reconciler {
       log.info({ secrets: ours.length }, 'orphaned');
     }
     await this.act.removeFinalizer(credential);
+    if (credential.metadata.uid) this.finalized.set(name, credential.metadata.uid);
     this.memories.forget(name);
   }
 }

@@ -580,6 +580,36 @@ describe('Reconciler: deletion', () => {
     expect(s.reconciler.memories.size).toBe(0);
   });
 
+  it('a credential it has released is not cleaned up again while the cache still shows it marked deleted', async () => {
+    const s = setup(2, { secretName: 'shared' });
+    s.cluster.addCredential('younger', { static: { registry: 'quay.io', credentialsSecretRef: { name: 'src' } }, secretName: 'shared', namespaces: { selector: SELECTOR } }, { creationTimestamp: '2026-06-01T00:00:00Z' });
+    await converged(s);
+    await s.reconciler.reconcile('younger');
+    markDeleted(s, NAME);
+    const stale = s.cluster.credentials.get(NAME)!;
+    await s.reconciler.reconcile(NAME);
+    expect(s.cluster.credentials.get(NAME)?.metadata.finalizers).not.toContain(FINALIZER);
+    await s.reconciler.reconcile('younger');
+    expect(pullSecrets(s, 'team-0')).toEqual(['shared']);
+    expect(s.cluster.managedSecrets.get('shared', 'team-0')?.metadata?.labels?.[CREDENTIAL_LABEL]).toBe('younger');
+
+    // The watch has not delivered the finalizer's removal yet; the deletes of its Secrets queue it again.
+    s.cluster.credentials.put(stale);
+    s.cluster.clearWrites();
+    expect(await s.reconciler.reconcile(NAME)).toEqual({});
+    expect(writesByKind(s.cluster)).toEqual({});
+    expect(pullSecrets(s, 'team-0')).toEqual(['shared']);
+
+    // Gone from the cache: forgotten. The same name created again (another uid) is a new credential.
+    s.cluster.credentials.remove(undefined, NAME);
+    await s.reconciler.reconcile(NAME);
+    s.cluster.addCredential(NAME, { static: { registry: 'ghcr.io', credentialsSecretRef: { name: 'src' } }, secretName: 'other', namespaces: { selector: SELECTOR } }, { finalizer: true });
+    markDeleted(s, NAME);
+    s.cluster.clearWrites();
+    await s.reconciler.reconcile(NAME);
+    expect(writesByKind(s.cluster)).toEqual({ 'patch registrycredentials': 1 });
+  });
+
   it('Orphan: keeps Secrets and entries, drops only the ownerReference', async () => {
     const s = setup(2, { deletionPolicy: 'Orphan' });
     await converged(s);
