@@ -33,6 +33,9 @@ export function toServiceAccountView(sa: V1ServiceAccount): ServiceAccountView {
   };
 }
 
+/** How many of our Secret (and ServiceAccount) writes may wait for their watch event before the next write waits. */
+export const WRITES_AHEAD_OF_WATCH = 512;
+
 /**
  * The reconciler's only way to read the cluster: the informers' caches, with
  * the operator's own recent writes laid over them until the watch catches up.
@@ -46,8 +49,17 @@ export class ClusterView {
     readonly operatorNamespace: string,
     now: () => number,
   ) {
-    this.secretWrites = new MutationCache<V1Secret>({ now });
-    this.serviceAccountWrites = new MutationCache<V1ServiceAccount>({ now });
+    this.secretWrites = new MutationCache<V1Secret>({ now, cachedVersion: (namespace, name) => caches.managedSecrets.get(name, namespace)?.metadata?.resourceVersion });
+    this.serviceAccountWrites = new MutationCache<V1ServiceAccount>({
+      now,
+      cachedVersion: (namespace, name) => caches.serviceAccounts.get(name, namespace)?.metadata?.resourceVersion,
+    });
+  }
+
+  /** Resolves when our writes are at most WRITES_AHEAD_OF_WATCH ahead of the watches (MutationCache.roomFor). */
+  async watchesKeepingUp(): Promise<void> {
+    await this.secretWrites.roomFor(WRITES_AHEAD_OF_WATCH);
+    await this.serviceAccountWrites.roomFor(WRITES_AHEAD_OF_WATCH);
   }
 
   credential(name: string): RegistryCredential | undefined {

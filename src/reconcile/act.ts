@@ -46,6 +46,8 @@ export class Executor {
     writeConcurrency: number,
     /** The freshest view of a ServiceAccount: the cache with our own recent writes laid over it. */
     private readonly latestServiceAccount?: (namespace: string, name: string) => ServiceAccountView | undefined,
+    /** Resolves when the next write may start: the watches are not too far behind our writes (ClusterView). */
+    private readonly mayWrite?: () => Promise<void>,
   ) {
     this.pool = pLimit(writeConcurrency);
   }
@@ -60,7 +62,14 @@ export class Executor {
    * holds one of these places, never a pool slot.
    */
   private each<T, R>(items: Iterable<T>, task: (item: T) => Promise<R>): Promise<R[]> {
-    return pMap(items, task, { concurrency: this.pool.concurrency });
+    const mayWrite = this.mayWrite;
+    const gated = mayWrite
+      ? async (item: T): Promise<R> => {
+          await mayWrite();
+          return task(item);
+        }
+      : task;
+    return pMap(items, gated, { concurrency: this.pool.concurrency });
   }
 
   /**

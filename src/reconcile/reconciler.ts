@@ -119,7 +119,12 @@ export class Reconciler {
   private readonly report: ReportDeps;
 
   constructor(private readonly deps: ReconcilerDeps) {
-    this.act = new Executor(deps.writer, deps.writeConcurrency, (namespace, name) => deps.view.serviceAccount(namespace, name));
+    this.act = new Executor(
+      deps.writer,
+      deps.writeConcurrency,
+      (namespace, name) => deps.view.serviceAccount(namespace, name),
+      () => deps.view.watchesKeepingUp(),
+    );
     this.report = { writer: deps.writer, events: deps.events, headroomPercent: deps.headroomPercent ?? DEFAULT_HEADROOM_PERCENT };
     if (deps.verifier) {
       this.verifications = new VerificationRunner({

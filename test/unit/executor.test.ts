@@ -116,3 +116,31 @@ describe('Executor: a fan-out takes its plan a few writes at a time', () => {
     expect(gated.written.filter((w) => w.startsWith('secret '))).toHaveLength(50);
   });
 });
+
+describe('Executor: no further ahead of the watch than the view allows', () => {
+  it('asks before each Secret write and each ServiceAccount edit, and starts none while told to wait', async () => {
+    const gated = gatedWriter();
+    gated.release();
+    let open = false;
+    const waiting: (() => void)[] = [];
+    let asked = 0;
+    const mayWrite = (): Promise<void> => {
+      asked++;
+      return open ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve));
+    };
+    const executor = new Executor(gated.writer, 4, undefined, mayWrite);
+    const secrets = executor.writeSecrets(Array.from({ length: 10 }, (_, i) => ({ namespace: `ns-${i}`, kind: 'create' as const })), template, false, log);
+    const edits = executor.editServiceAccounts(
+      Array.from({ length: 3 }, (_, i) => ({ sa: { namespace: `ns-${i}`, name: 'default', resourceVersion: '1', imagePullSecrets: [] }, add: 'pull', remove: [] })),
+      log,
+    );
+    await flush();
+    expect(gated.written).toEqual([]);
+    expect(asked).toBe(7); // four of each list asked, at most, and none went on
+    open = true;
+    for (const resolve of waiting.splice(0)) resolve();
+    await Promise.all([secrets, edits]);
+    expect(gated.written).toHaveLength(13);
+    expect(asked).toBe(13);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { MutationCache, isAtLeast, type Versioned } from '../../src/controller/mutation-cache.js';
+import { MutationCache, WATCH_STALL_MS, isAtLeast, type Versioned } from '../../src/controller/mutation-cache.js';
 
 interface Obj extends Versioned {
   metadata?: { namespace?: string; name?: string; resourceVersion?: string };
@@ -273,5 +273,61 @@ describe('MutationCache: TTL', () => {
     cache.wrote(second);
     clock.advance(800);
     expect(cache.read('team-a', 'pull', obj('9'))).toBe(second);
+  });
+});
+
+describe('MutationCache: a write answered after its own watch event', () => {
+  it('is not remembered when the cache already holds its version or a newer one (no event would ever clear it)', () => {
+    const c = clock();
+    let cached: string | undefined = '12';
+    const cache = new MutationCache<Obj>({ now: c.now, cachedVersion: () => cached });
+    cache.wrote(obj('12', 'ours'));
+    expect(cache.size).toBe(0);
+    cache.wrote(obj('11', 'older'));
+    expect(cache.size).toBe(0);
+    cached = '10'; // the watch has not shown it yet
+    cache.wrote(obj('12', 'ours'));
+    expect(cache.size).toBe(1);
+    expect(cache.read('team-a', 'pull', obj('10', 'old'))?.value).toBe('ours');
+    cached = undefined; // a create the cache knows nothing of yet
+    cache.wrote(obj('13', 'new', 'other'));
+    expect(cache.size).toBe(2);
+  });
+});
+
+describe('MutationCache.roomFor: writes run no further ahead of their watch than a limit', () => {
+  const turn = (ms = 20): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('waits while more writes than the limit wait for their events and the watch is showing ours; goes on as they come', async () => {
+    const c = clock();
+    const cache = new MutationCache<Obj>({ now: c.now });
+    for (let i = 0; i < 5; i++) cache.wrote(obj(String(100 + i), 'v', `s${i}`));
+    // No event of ours seen yet (a watch that has not started showing them): no waiting.
+    await cache.roomFor(2);
+    cache.observed('team-a', 's0', '100', false); // the watch shows ours: 4 wait
+    let done = false;
+    const waiting = cache.roomFor(2).then(() => (done = true));
+    await turn();
+    expect(done).toBe(false);
+    cache.observed('team-a', 's1', '101', false);
+    await turn();
+    expect(done).toBe(false);
+    cache.observed('team-a', 's2', '102', false); // 2 left
+    await waiting;
+    expect(done).toBe(true);
+  });
+
+  it('stops waiting once the watch has shown none of ours for a while (down or relisting)', async () => {
+    const c = clock();
+    const cache = new MutationCache<Obj>({ now: c.now });
+    for (let i = 0; i < 5; i++) cache.wrote(obj(String(100 + i), 'v', `s${i}`));
+    cache.observed('team-a', 's0', '100', false);
+    let done = false;
+    const waiting = cache.roomFor(2).then(() => (done = true));
+    await turn();
+    expect(done).toBe(false);
+    c.advance(WATCH_STALL_MS);
+    await waiting;
+    expect(cache.size).toBe(4);
   });
 });
