@@ -74,7 +74,8 @@ export function exposedGc(): ExposedGc | undefined {
 }
 
 /** Starts the looks on an unref'd timer; returns how to stop them. */
-export function startIdleCompaction(log: Logger, gc: ExposedGc | undefined = exposedGc()): () => void {
+/** `gc` null: off, as in a process started without --expose-gc (left out: the one --expose-gc installed, if any). */
+export function startIdleCompaction(log: Logger, gc: ExposedGc | null = exposedGc() ?? null): () => void {
   if (!gc) {
     log.info('heap compaction when quiet is off: start node with --expose-gc (the Deployment sets it in NODE_OPTIONS)');
     return () => undefined;

@@ -70,7 +70,10 @@ describe('IdleCompaction: the heap a burst grew is given back once the process i
 
   it('is off, and says how to turn it on, when node runs without --expose-gc', () => {
     const { log, lines } = logged();
-    const stop = startIdleCompaction(log, undefined);
+    // null, not undefined: undefined would take the default, the gc that --expose-gc installed, and a jest
+    // worker whose earlier test file set that flag (rotation-memory, the test below) gives every later
+    // file's context a global gc.
+    const stop = startIdleCompaction(log, null);
     stop();
     expect(lines().map((l) => l.msg)).toEqual(['heap compaction when quiet is off: start node with --expose-gc (the Deployment sets it in NODE_OPTIONS)']);
   });
