@@ -49,7 +49,10 @@ export class ClusterView {
     readonly operatorNamespace: string,
     now: () => number,
   ) {
-    this.secretWrites = new MutationCache<V1Secret>({ now, cachedVersion: (namespace, name) => caches.managedSecrets.get(name, namespace)?.metadata?.resourceVersion });
+    this.secretWrites = new MutationCache<V1Secret>({
+      now,
+      cachedVersion: (namespace, name) => caches.managedSecrets.get(name, namespace)?.metadata?.resourceVersion,
+    });
     this.serviceAccountWrites = new MutationCache<V1ServiceAccount>({
       now,
       cachedVersion: (namespace, name) => caches.serviceAccounts.get(name, namespace)?.metadata?.resourceVersion,

@@ -113,9 +113,8 @@ export class MutationCache<T extends Versioned> {
    * Resolves once at most `limit` of our writes are still waiting for their watch event, or at once when
    * the watch has shown none of them for WATCH_STALL_MS (it is down or relisting: the entries' TTL is then
    * what clears them, and waiting would only stall the writes). A fan-out or a rotation waits here before
-   * each write, so that it runs no further ahead of its own watch than `limit` objects: otherwise, writing
-   * faster than the events arrive, a rotation at 20,000 namespaces was 5,000 writes ahead by its end, each
-   * held here and, in its old version, in the informer's cache.
+   * each write, so that a watch slower than its writes (a loaded API server) never makes this hold more
+   * than `limit` written objects, each beside its old version in the informer's cache.
    */
   async roomFor(limit: number): Promise<void> {
     while (this.entries.size > limit && this.options.now() - this.lastCaughtUpAt < WATCH_STALL_MS) {

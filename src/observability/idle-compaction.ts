@@ -73,8 +73,10 @@ export function exposedGc(): ExposedGc | undefined {
   return typeof gc === 'function' ? (gc as ExposedGc) : undefined;
 }
 
-/** Starts the looks on an unref'd timer; returns how to stop them. */
-/** `gc` null: off, as in a process started without --expose-gc (left out: the one --expose-gc installed, if any). */
+/**
+ * Starts the looks on an unref'd timer; returns how to stop them. `gc` null: off, as in a process started
+ * without --expose-gc (left out: the one --expose-gc installed, if any).
+ */
 export function startIdleCompaction(log: Logger, gc: ExposedGc | null = exposedGc() ?? null): () => void {
   if (!gc) {
     log.info('heap compaction when quiet is off: start node with --expose-gc (the Deployment sets it in NODE_OPTIONS)');
