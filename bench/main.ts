@@ -34,7 +34,7 @@ import { fanOut, waitForCleanState } from './scenarios/fanout.js';
 import { freshStart, SETTLE_MS, unrelatedSecrets } from './scenarios/memory.js';
 import { newNamespaceName, newNamespaces } from './scenarios/newns.js';
 import { peer } from './scenarios/peer.js';
-import { providerRefresh, type GoogleSetup } from './scenarios/refresh.js';
+import { providerRefresh, startWorkloadGoogle, WORKLOAD_GOOGLE_CREDENTIAL, WORKLOAD_GOOGLE_NAMESPACES, type GoogleSetup, type WorkloadGoogle } from './scenarios/refresh.js';
 import { rotations } from './scenarios/rotation.js';
 import { apfFanOut, multiCredential, watchExpiry } from './scenarios/scale.js';
 import { steadyState } from './scenarios/steady.js';
@@ -87,6 +87,7 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
 
   let operator: OperatorProcess | undefined;
   let google: GoogleSetup | undefined;
+  let workloadGoogle: WorkloadGoogle | undefined;
   try {
     if (scenarios.has('peer')) {
       // First, from the clean state: it removes what it publishes before the operator's static fan-out.
@@ -102,6 +103,9 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
     }
     // Every other scenario starts from the operator's static fan-out.
     if (![...scenarios].some((s) => s !== 'peer')) return result;
+    // The memory scenario's workload includes a provider refresh: its token endpoint is in the environment of
+    // every operator from the fan-out's on, so that the fresh operators compared with it run over the same state.
+    if (scenarios.has('memory')) workloadGoogle = await startWorkloadGoogle(ctx, size);
     const { result: fan, run } = await fanOut(ctx, targets, size, scenarios.has('fanout'));
     result.fanout = fan;
     operator = run.operator;
@@ -116,6 +120,11 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
     if (scenarios.has('rotation')) {
       result.rotation = await rotations(ctx, targets, operator, ctx.options.rotations);
       if (result.memory) result.memory.rssAfterRotationMiB = operator.memory().rssKiB / 1024;
+    }
+    if (workloadGoogle && result.memory) {
+      progress(`size ${size}: provider refresh in the same process (${WORKLOAD_GOOGLE_CREDENTIAL} over ${Math.min(size, WORKLOAD_GOOGLE_NAMESPACES)} namespaces)`);
+      result.memory.refresh = await workloadGoogle.refresh(targets);
+      if (result.memory.refresh.error) result.errors.push(`memory, provider refresh in the workload: ${result.memory.refresh.error}`);
     }
     if (scenarios.has('newns')) {
       progress(`size ${size}: ${ctx.options.newNamespaces} new namespaces at ${ctx.options.newNamespacesPerSecond}/s`);
@@ -175,6 +184,10 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
         result.memory.freshUntransformed = await freshStart(ctx, `fresh-untransformed-${size}`, size, { REGCRED_INFORMER_TRANSFORM: 'false' });
       }
     }
+    if (workloadGoogle) {
+      progress(`size ${size}: removing ${WORKLOAD_GOOGLE_CREDENTIAL}`);
+      await workloadGoogle.cleanUp();
+    }
     if (scenarios.has('multi')) {
       // Last: it needs the single credential gone, and leaves the namespaces clean.
       progress(`size ${size}: ${ctx.options.multiCredentials} credentials over the same ${size} namespaces`);
@@ -188,6 +201,8 @@ async function runSize(ctx: BenchContext, size: number, last: boolean, created: 
   } finally {
     await operator?.stop();
     await google?.cleanUp().catch((err: unknown) => result.errors.push(errorMessage(err)));
+    // A no-op once removed above.
+    await workloadGoogle?.cleanUp().catch((err: unknown) => result.errors.push(errorMessage(err)));
   }
   if (!last) result.cleanup = await cleanUp(ctx, targets, size);
   return result;
@@ -294,6 +309,7 @@ async function main(argv: readonly string[]): Promise<number> {
       credential: { registry: REGISTRY, username: 'bench-user', password: 'pw-initial-0001' },
       operators,
       operatorNodeOptions,
+      sizeEnv: {},
     };
     await createOpaqueSecret(admin.core, SOURCE_SECRET, { username: ctx.credential.username, password: ctx.credential.password });
     progress(`control plane ready (${machine.kubernetes}) at ${cp.server}; sizes ${options.sizes.join(', ')}; scenarios ${[...options.scenarios].join(', ')}`);

@@ -29,6 +29,11 @@ export interface BenchContext {
   operators: Set<OperatorProcess>;
   /** NODE_OPTIONS of the shipped Deployment (bench/lib/deployment.ts), given to every operator started. */
   operatorNodeOptions: string;
+  /**
+   * Environment every operator started at this size gets, below what a scenario passes: the local Google token
+   * endpoint of the workload's credential (bench/scenarios/refresh.ts), set before the fan-out and cleared with it.
+   */
+  sizeEnv: NodeJS.ProcessEnv;
 }
 
 export function startOperator(ctx: BenchContext, label: string, logLevel: 'info' | 'debug' = 'info', extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): OperatorProcess {
@@ -40,7 +45,7 @@ export function startOperator(ctx: BenchContext, label: string, logLevel: 'info'
     logLevel,
     extraArgs,
     nodeArgs: ctx.options.nodeArgs,
-    env: { NODE_OPTIONS: ctx.operatorNodeOptions, ...ctx.options.operatorEnv, ...env },
+    env: { NODE_OPTIONS: ctx.operatorNodeOptions, ...ctx.options.operatorEnv, ...ctx.sizeEnv, ...env },
   });
   ctx.operators.add(op);
   void op.exited.then(() => ctx.operators.delete(op));

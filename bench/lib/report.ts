@@ -239,6 +239,14 @@ export function rows(results: BenchResults): Row[] {
     out.push(row('  V8 heap in use / reserved then (/metrics)', (s) => heap(s.memory?.heapAfterConverge)));
     if (any((s) => s.memory?.rssAfterNewNamespacesMiB ?? s.memory?.rssAfterRotationMiB)) {
       out.push(row('  same process after rotation / new namespaces', (s) => `${mib(s.memory?.rssAfterRotationMiB)} / ${mib(s.memory?.rssAfterNewNamespacesMiB)}`));
+      if (any((s) => s.memory?.refresh)) {
+        out.push(
+          row('  its provider refresh: issued → everywhere, token requests', (s) => {
+            const r = s.memory?.refresh;
+            return r ? `${r.error ? 'failed' : seconds(r.refreshIssuedToEverywhereMs)}, ${r.tokenRequests}` : '–';
+          }),
+        );
+      }
       out.push(row('  V8 heap in use / reserved after new namespaces', (s) => heap(s.memory?.heapAfterNewNamespaces)));
     }
     out.push(row('  same process, peak RSS (VmHWM)', (s) => mib(s.memory?.peakRssMiB ?? s.memory?.peakRssDuringFanOutMiB)));
@@ -469,6 +477,12 @@ function details(results: BenchResults): string[] {
       const fractions = r.rollouts.map((x) => (x.atFractionOfPreviousLifetime === undefined ? '–' : x.atFractionOfPreviousLifetime.toFixed(2))).join(', ');
       lines.push(
         `- Provider refresh: Google credential \`bench-gcr\` (every namespace labelled for the benchmark at that point, ${r.targets} with those the latency scenario added, and their default ServiceAccounts; beside the static credential), local token endpoint issuing ${r.tokenLifetimeS} s tokens. First mint → every namespace ${seconds(r.firstFanOutMs)} with ${r.firstFanOutTokenRequests ?? '–'} token request(s). Then ${r.refreshesPublished ?? 0} refreshes published over ${seconds(r.windowMs)} with ${r.tokenRequests ?? '–'} token requests (counted by the endpoint); each minted at ${fractions || '–'} of the previous token's lifetime; issued → every Secret: ${r.rollouts.map((x) => seconds(x.issuedToEverywhereMs)).join(', ') || '–'}; ${r.polls ?? 0} list polls (one every ${ms(r.meanPollPeriodMs)}); longest a Secret was seen holding an expired token: ${ms(r.longestExpiredMs)}; namespace samples without a Secret or with a token the endpoint never issued: ${r.unknownTokenSightings ?? '–'}; operator CPU ${cpu(r.cpuS)}; operator writes: ${r.writes ? formatSummary(r.writes) : '–'}.${r.error ? ` Error: ${r.error}` : ''}`,
+      );
+    }
+    if (s.memory?.refresh) {
+      const r = s.memory.refresh;
+      lines.push(
+        `- Provider refresh in the long-running process's workload (after the rotations, before the new namespaces): Google credential \`${r.credential}\` over ${r.namespaces} of the target namespaces and their default ServiceAccounts, first token ${r.tokenLifetimeS} s long; create → every namespace ${seconds(r.firstMs)}; refreshed at ${r.refreshAtFractionOfLifetime === undefined ? '–' : r.refreshAtFractionOfLifetime.toFixed(2)} of its lifetime, issued → every Secret ${seconds(r.refreshIssuedToEverywhereMs)}; ${r.tokenRequests} token requests in all (counted by the endpoint). The refreshed token lives an hour, so the operators started over this state later find it valid and mint nothing; the credential is removed after the memory scenario's fresh operators.${r.error ? ` Error: ${r.error}` : ''}`,
       );
     }
     if (s.newns) {

@@ -151,6 +151,8 @@ export interface MemoryResult {
   peakRssDuringFanOutMiB?: number;
   /** The same process after the rotation and the new-namespace scenarios. */
   rssAfterRotationMiB?: number;
+  /** The provider refresh in the same process's workload, after the rotations and before the new namespaces. */
+  refresh?: WorkloadRefreshResult;
   rssAfterNewNamespacesMiB?: number;
   heapAfterNewNamespaces?: HeapMiB;
   peakRssMiB?: number;
@@ -174,6 +176,22 @@ export interface MemoryResult {
     /** The operator's list/watch requests on Secrets while the unrelated Secrets existed. */
     secretRequests: string[];
   };
+}
+
+/** A Google credential over a few namespaces in the long-running process: its first token, then one refresh (bench/scenarios/refresh.ts). */
+export interface WorkloadRefreshResult {
+  credential: string;
+  namespaces: number;
+  tokenLifetimeS: number;
+  /** Create → the first token in every one of its namespaces. */
+  firstMs?: number;
+  /** When the refresh was minted, as a fraction of the first token's lifetime (the policy: about half). */
+  refreshAtFractionOfLifetime?: number;
+  /** The refreshed token issued → in every one of its namespaces. */
+  refreshIssuedToEverywhereMs?: number;
+  /** Counted by the endpoint: 2, one per mint, whatever the number of namespaces. */
+  tokenRequests: number;
+  error?: string;
 }
 
 export interface FreshStart {

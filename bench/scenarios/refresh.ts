@@ -5,7 +5,7 @@ import { auditMark } from '../lib/audit.js';
 import { startOperator, timeoutFor, type BenchContext } from '../lib/context.js';
 import { carriesPullSecret, createCredential, createOpaqueSecret, credentialStatus, deleteCredential, deleteOpaqueSecret, OPERATOR_USER, rawGet, TARGET_LABEL } from '../lib/kube.js';
 import type { OperatorProcess } from '../lib/operator.js';
-import type { RefreshResult, RefreshRollout } from '../lib/results.js';
+import type { RefreshResult, RefreshRollout, WorkloadRefreshResult } from '../lib/results.js';
 import { errorMessage, median, progress, sleep, TimeoutError, waitUntil } from '../lib/util.js';
 import { POLL_INTERVAL_MS, writesSince } from './fanout.js';
 
@@ -37,14 +37,14 @@ interface Snapshot {
   at: number;
 }
 
-async function snapshot(ctx: BenchContext, server: GoogleTokenServer, targets: ReadonlySet<string>): Promise<Snapshot> {
-  const list = await rawGet<{ items: V1Secret[] }>(ctx.admin.kc, '/api/v1/secrets', { labelSelector: `${CREDENTIAL_LABEL}=${GOOGLE_CREDENTIAL}` });
+async function snapshot(ctx: BenchContext, server: GoogleTokenServer, targets: ReadonlySet<string>, credential = GOOGLE_CREDENTIAL): Promise<Snapshot> {
+  const list = await rawGet<{ items: V1Secret[] }>(ctx.admin.kc, '/api/v1/secrets', { labelSelector: `${CREDENTIAL_LABEL}=${credential}` });
   const at = Date.now();
   const index = new Map(server.issued.map((t, i) => [t.accessToken, i]));
   const held = new Map<string, number>();
   for (const secret of list.items) {
     const ns = secret.metadata?.namespace ?? '';
-    if (secret.metadata?.name !== GOOGLE_CREDENTIAL || !targets.has(ns)) continue;
+    if (secret.metadata?.name !== credential || !targets.has(ns)) continue;
     held.set(ns, index.get(publishedToken(secret) ?? '') ?? -1);
   }
   return { held, at };
@@ -70,11 +70,19 @@ function oldestHeld(s: Snapshot, targets: ReadonlySet<string>): number {
 }
 
 /** Polls until every target holds a token issued at `from` or later; returns that snapshot. */
-async function waitForAll(ctx: BenchContext, server: GoogleTokenServer, targets: ReadonlySet<string>, from: number, timeoutMs: number, what: string): Promise<Snapshot> {
+async function waitForAll(
+  ctx: BenchContext,
+  server: GoogleTokenServer,
+  targets: ReadonlySet<string>,
+  from: number,
+  timeoutMs: number,
+  what: string,
+  credential = GOOGLE_CREDENTIAL,
+): Promise<Snapshot> {
   return waitUntil(
     what,
     async () => {
-      const s = await snapshot(ctx, server, targets);
+      const s = await snapshot(ctx, server, targets, credential);
       return oldestHeld(s, targets) >= from ? s : undefined;
     },
     timeoutMs,
@@ -102,7 +110,7 @@ export async function providerRefresh(ctx: BenchContext, size: number): Promise<
   server.addServiceAccount(key.email, key.publicKeyPem);
   await createOpaqueSecret(ctx.admin.core, GOOGLE_SOURCE, { 'key.json': key.keyJson });
   const env = { REGCRED_GOOGLE_TOKEN_URL: server.url };
-  const google: GoogleSetup = { server, env, cleanUp: () => removeGoogleCredential(ctx, server, env, size) };
+  const google: GoogleSetup = { server, env, cleanUp: () => removeGoogleCredential(ctx, server, env, size, { credential: GOOGLE_CREDENTIAL, source: GOOGLE_SOURCE }) };
   const result: RefreshResult = { targets: targets.size, tokenLifetimeS: lifetimeS, refreshesWanted: wanted, rollouts: [], timeoutMs: 0 };
 
   const operator = startOperator(ctx, `refresh-${size}`, 'info', [], env);
@@ -234,28 +242,129 @@ function rollout(token: IssuedToken, previous: IssuedToken | undefined, everywhe
   };
 }
 
-/** Deletes the Google RegistryCredential with an operator running (it removes its Secrets and entries), then its source and the endpoint. */
-async function removeGoogleCredential(ctx: BenchContext, server: GoogleTokenServer, env: NodeJS.ProcessEnv, size: number): Promise<void> {
-  const operator = startOperator(ctx, `refresh-cleanup-${size}`, 'info', [], env);
+/** Deletes a Google RegistryCredential with an operator running (it removes its Secrets and entries), then its source and the endpoint. */
+async function removeGoogleCredential(
+  ctx: BenchContext,
+  server: GoogleTokenServer,
+  env: NodeJS.ProcessEnv,
+  size: number,
+  names: { credential: string; source: string },
+): Promise<void> {
+  const operator = startOperator(ctx, `${names.credential}-cleanup-${size}`, 'info', [], env);
   try {
     await operator.cachesSynced(timeoutFor(60_000, 20, size));
-    await deleteCredential(ctx.admin.custom, GOOGLE_CREDENTIAL);
+    await deleteCredential(ctx.admin.custom, names.credential);
     await waitUntil(
-      'the Google RegistryCredential and its Secrets to be gone',
+      `the Google RegistryCredential ${names.credential} and its Secrets to be gone`,
       async () => {
-        if ((await credentialStatus(ctx.admin.custom, GOOGLE_CREDENTIAL)) !== undefined) return undefined;
-        const left = await rawGet<{ items: unknown[] }>(ctx.admin.kc, '/api/v1/secrets', { labelSelector: `${CREDENTIAL_LABEL}=${GOOGLE_CREDENTIAL}` });
+        if ((await credentialStatus(ctx.admin.custom, names.credential)) !== undefined) return undefined;
+        const left = await rawGet<{ items: unknown[] }>(ctx.admin.kc, '/api/v1/secrets', { labelSelector: `${CREDENTIAL_LABEL}=${names.credential}` });
         return left.items.length === 0 ? true : undefined;
       },
       timeoutFor(60_000, 60, size),
       500,
     );
   } catch (err) {
-    if (err instanceof TimeoutError) throw new Error(`cleaning up the Google credential: ${err.message}`, { cause: err });
+    if (err instanceof TimeoutError) throw new Error(`cleaning up the Google credential ${names.credential}: ${err.message}`, { cause: err });
     throw err;
   } finally {
     await operator.stop();
     await server.close();
-    await deleteOpaqueSecret(ctx.admin.core, GOOGLE_SOURCE);
+    await deleteOpaqueSecret(ctx.admin.core, names.source);
   }
+}
+
+/** The Google credential in the long-running operator's workload (bench/main.ts), over this many target namespaces. */
+export const WORKLOAD_GOOGLE_CREDENTIAL = 'bench-gcr-workload';
+const WORKLOAD_GOOGLE_SOURCE = 'bench-gcp-key-workload';
+export const WORKLOAD_GOOGLE_NAMESPACES = 50;
+
+/**
+ * The workload's provider refresh: a token endpoint of its own, started before the fan-out's operator so that
+ * its URL is in the environment of every operator started at the size (ctx.sizeEnv), and taken down with
+ * `cleanUp` once the memory scenario's fresh operators have run over the state it leaves.
+ */
+export interface WorkloadGoogle {
+  /** With the long-running operator running: it is the one that mints and publishes. */
+  refresh(targets: readonly string[]): Promise<WorkloadRefreshResult>;
+  cleanUp(): Promise<void>;
+}
+
+export async function startWorkloadGoogle(ctx: BenchContext, size: number): Promise<WorkloadGoogle> {
+  const server = await startGoogleTokenServer({ lifetimeSeconds: tokenLifetimeFor(WORKLOAD_GOOGLE_NAMESPACES, ctx.options.tokenLifetimeSeconds) });
+  const key = generateServiceAccountKey();
+  server.addServiceAccount(key.email, key.publicKeyPem);
+  try {
+    await createOpaqueSecret(ctx.admin.core, WORKLOAD_GOOGLE_SOURCE, { 'key.json': key.keyJson });
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  const env = { REGCRED_GOOGLE_TOKEN_URL: server.url };
+  ctx.sizeEnv = { ...ctx.sizeEnv, ...env };
+  let removed = false;
+  return {
+    refresh: (targets) => workloadRefresh(ctx, server, targets.slice(0, WORKLOAD_GOOGLE_NAMESPACES)),
+    async cleanUp() {
+      if (removed) return;
+      removed = true;
+      try {
+        await removeGoogleCredential(ctx, server, env, size, { credential: WORKLOAD_GOOGLE_CREDENTIAL, source: WORKLOAD_GOOGLE_SOURCE });
+      } finally {
+        delete ctx.sizeEnv.REGCRED_GOOGLE_TOKEN_URL;
+      }
+    },
+  };
+}
+
+/**
+ * In the long-running operator: a Google credential over a few target namespaces (and their default
+ * ServiceAccounts), its first token short-lived, then one refresh. The endpoint hands out hour-long tokens
+ * once the first is everywhere, so the refresh leaves a token that is not due for the rest of the size: the
+ * operators the later scenarios start over this state (the fresh ones the memory scenario compares with
+ * included) find it valid and mint nothing. A token endpoint other scenarios set for their own Google
+ * credential (refresh, failover) takes the place of this one in their operators' environment; it is never
+ * asked for this credential's token, which is not due.
+ */
+async function workloadRefresh(ctx: BenchContext, server: GoogleTokenServer, namespaces: readonly string[]): Promise<WorkloadRefreshResult> {
+  const targets = new Set(namespaces);
+  const lifetimeS = server.lifetimeSeconds;
+  const result: WorkloadRefreshResult = { credential: WORKLOAD_GOOGLE_CREDENTIAL, namespaces: targets.size, tokenLifetimeS: lifetimeS, tokenRequests: 0 };
+  const requestsBefore = server.tokenRequests();
+  const timeoutMs = timeoutFor(60_000, 60, targets.size);
+  try {
+    const created = Date.now();
+    await createCredential(ctx.admin.custom, WORKLOAD_GOOGLE_CREDENTIAL, {
+      gcr: { registries: [GOOGLE_REGISTRY], credentialsSecretRef: { name: WORKLOAD_GOOGLE_SOURCE } },
+      namespaces: { names: [...targets] },
+      serviceAccounts: { names: ['default'] },
+    });
+    const first = await waitForAll(ctx, server, targets, 0, timeoutMs, `the first Google token in the workload's ${targets.size} namespaces`, WORKLOAD_GOOGLE_CREDENTIAL);
+    result.firstMs = first.at - created;
+    // Every token from here on lives an hour: the refresh of the first one is the last one due at this size.
+    server.lifetimeSeconds = LONG_LIFETIME_SECONDS;
+    const refreshed = server.issued.length;
+    const everywhere = await waitForAll(
+      ctx,
+      server,
+      targets,
+      refreshed,
+      lifetimeS * 1000 + timeoutMs,
+      `the refreshed Google token in the workload's ${targets.size} namespaces`,
+      WORKLOAD_GOOGLE_CREDENTIAL,
+    );
+    const token = server.issued[refreshed]!;
+    result.refreshAtFractionOfLifetime = (token.issuedAt.getTime() - server.issued[refreshed - 1]!.issuedAt.getTime()) / (lifetimeS * 1000);
+    result.refreshIssuedToEverywhereMs = everywhere.at - token.issuedAt.getTime();
+    const longExpiry = token.expiresAt.toISOString().slice(0, 19);
+    await waitUntil(
+      `${WORKLOAD_GOOGLE_CREDENTIAL} to report the refreshed token's expiry`,
+      async () => (((await credentialStatus(ctx.admin.custom, WORKLOAD_GOOGLE_CREDENTIAL))?.expiresAt ?? '') >= longExpiry ? true : undefined),
+      30_000,
+    );
+  } catch (err) {
+    result.error = errorMessage(err);
+  }
+  result.tokenRequests = server.tokenRequests() - requestsBefore;
+  return result;
 }

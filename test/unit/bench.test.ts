@@ -4,7 +4,7 @@ import { parseArgs, UsageError } from '../../bench/lib/args.js';
 import { benchmarksMarkdown, describeKeptRun, goalsBlock, withKeptRuns } from '../../bench/lib/benchmarks-md.js';
 import { deploymentNodeOptions, deploymentRuntimeEnv } from '../../bench/lib/deployment.js';
 import { markdownReport, perNamespace, rows } from '../../bench/lib/report.js';
-import type { BenchResults, FailoverResult, FreshStart, RefreshResult, SizeResult, WatchExpiryResult, WatchRun } from '../../bench/lib/results.js';
+import type { BenchResults, FailoverResult, FreshStart, RefreshResult, SizeResult, WatchExpiryResult, WatchRun, WorkloadRefreshResult } from '../../bench/lib/results.js';
 import { percentile } from '../../bench/lib/util.js';
 import { medianMs } from '../../bench/scenarios/fanout.js';
 import { failoverBoundMs, FAILOVER_TIMING } from '../../bench/scenarios/failover.js';
@@ -301,6 +301,23 @@ describe('bench: footprint and scale', () => {
     // --quick settles only at its largest size: below it, the figure right after the workload, said so.
     const quick = results([{ size: 100, setup: { createNamespacesMs: 0, defaultServiceAccountsMs: 0 }, errors: [], memory: { fresh: fresh(100), rssAfterNewNamespacesMiB: 106, peakRssMiB: 125 } }]);
     expect(cell(quick, 'After the workload / fresh: settled RSS, peak RSS')).toBe('1.06× (not settled), 1.25×');
+  });
+
+  it('reports the provider refresh of the workload: issued → everywhere and token requests, or that it failed', () => {
+    const workload: WorkloadRefreshResult = { credential: 'bench-gcr-workload', namespaces: 50, tokenLifetimeS: 17, firstMs: 800, refreshAtFractionOfLifetime: 0.52, refreshIssuedToEverywhereMs: 410, tokenRequests: 2 };
+    const size = (r: WorkloadRefreshResult): SizeResult => ({
+      size: 2000,
+      setup: { createNamespacesMs: 0, defaultServiceAccountsMs: 0 },
+      errors: [],
+      memory: { fresh: fresh(150), rssAfterRotationMiB: 160, rssAfterNewNamespacesMiB: 161, refresh: r },
+    });
+    expect(cell(results([size(workload)]), 'its provider refresh: issued → everywhere, token requests')).toBe('0.41 s, 2');
+    const report = markdownReport(results([size(workload)]));
+    expect(report).toContain('over 50 of the target namespaces');
+    expect(report).toContain('refreshed at 0.52 of its lifetime, issued → every Secret 0.41 s; 2 token requests');
+    const failed = results([size({ credential: workload.credential, namespaces: 50, tokenLifetimeS: 17, firstMs: 800, tokenRequests: 1, error: 'timed out' })]);
+    expect(cell(failed, 'its provider refresh: issued → everywhere, token requests')).toBe('failed, 1');
+    expect(markdownReport(failed)).toContain('Error: timed out');
   });
 
   it('a fresh process let settle is compared settled: ratios, its own peak, and memory per namespace when both sizes settled', () => {
