@@ -31,6 +31,25 @@ interface Entry<T> {
   at: number;
 }
 
+/** An event that came while a write of its object was on its way, held until the write's answer says whose it was. */
+interface Held {
+  resourceVersion: string | undefined;
+  settle(echo: boolean): void;
+}
+
+/** The writes of one object on their way, and the events held for them. */
+interface InFlight {
+  writes: number;
+  held: Held[];
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * How long an event is held at most for the answer of a write on its way. The writer's own timeouts end a
+ * write well before; this only keeps a write that never settles from hiding someone else's change for good.
+ */
+export const HOLD_MAX_MS = 30_000;
+
 function keyOf(namespace: string | undefined, name: string): string {
   return `${namespace ?? ''}/${name}`;
 }
@@ -40,20 +59,68 @@ export class MutationCache<T extends Versioned> {
   private readonly ttlMs: number;
   /** When the watch last showed one of our writes. */
   private lastCaughtUpAt = Number.NEGATIVE_INFINITY;
+  private readonly inFlight = new Map<string, InFlight>();
 
   constructor(private readonly options: MutationCacheOptions) {
     this.ttlMs = options.ttlMs ?? 60_000;
+  }
+
+  /**
+   * A write of this object is on its way: until its answer (`wrote`) or its failure (`writeFailed`), an
+   * event for the object that is not already known as ours is held rather than taken for someone else's
+   * change (`observed`). The answer and the event travel on different streams, and the event often comes
+   * first: a rotation at 20,000 namespaces saw about a quarter of its writes' events before their answers.
+   */
+  writing(namespace: string | undefined, name: string): void {
+    const key = keyOf(namespace, name);
+    const flight = this.inFlight.get(key);
+    if (flight) flight.writes++;
+    else this.inFlight.set(key, { writes: 1, held: [] });
   }
 
   /** Record the object a write returned. */
   wrote(object: T): void {
     const { namespace, name, resourceVersion } = object.metadata ?? {};
     if (!name) return;
-    if (isAtLeast(this.options.cachedVersion?.(namespace, name), resourceVersion)) {
-      this.entries.delete(keyOf(namespace, name));
+    const key = keyOf(namespace, name);
+    // Its event came before it (held), or the cache already shows it: no later event would clear it.
+    if (this.landed(key, resourceVersion) || isAtLeast(this.options.cachedVersion?.(namespace, name), resourceVersion)) {
+      this.entries.delete(key);
       return;
     }
-    this.entries.set(keyOf(namespace, name), { object, resourceVersion, at: this.options.now() });
+    this.entries.set(key, { object, resourceVersion, at: this.options.now() });
+  }
+
+  /** A write announced with `writing` failed: an event held for it was someone else's. */
+  writeFailed(namespace: string | undefined, name: string): void {
+    this.landed(keyOf(namespace, name), undefined);
+  }
+
+  /**
+   * One write of the object has its answer (its resourceVersion; undefined if it failed): settles the held
+   * events it explains, and says whether one showed it.
+   */
+  private landed(key: string, resourceVersion: string | undefined): boolean {
+    const flight = this.inFlight.get(key);
+    if (!flight) return false;
+    flight.writes--;
+    let seen = false;
+    flight.held = flight.held.filter((h) => {
+      if (resourceVersion === undefined || h.resourceVersion !== resourceVersion) return true;
+      h.settle(true);
+      seen = true;
+      return false;
+    });
+    if (seen) this.lastCaughtUpAt = this.options.now();
+    if (flight.writes === 0) this.release(key, flight);
+    return seen;
+  }
+
+  /** No write of the object is on its way any more: every event still held was someone else's change. */
+  private release(key: string, flight: InFlight): void {
+    this.inFlight.delete(key);
+    if (flight.timer) clearTimeout(flight.timer);
+    for (const h of flight.held) h.settle(false);
   }
 
   /** Record a delete the API server accepted. */
@@ -63,12 +130,24 @@ export class MutationCache<T extends Versioned> {
 
   /**
    * The informer delivered an event for this object: once it shows our write (or anything newer), forget ours.
-   * Returns true when the event is the echo of our own last write, exactly: the object as we wrote it (same
+   * True when the event is the echo of our own last write, exactly: the object as we wrote it (same
    * resourceVersion), or the delete we made. The view showed that state already, so it changes nothing a
-   * reconcile reads.
+   * reconcile reads. When it is not known as ours but a write of the object is on its way (`writing`), the
+   * answer is a promise, settled when that write's answer says whether the event showed it.
    */
-  observed(namespace: string | undefined, name: string, resourceVersion: string | undefined, deleted: boolean): boolean {
+  observed(namespace: string | undefined, name: string, resourceVersion: string | undefined, deleted: boolean): boolean | Promise<boolean> {
     const key = keyOf(namespace, name);
+    const echo = this.echo(key, resourceVersion, deleted);
+    const flight = echo || deleted ? undefined : this.inFlight.get(key);
+    if (!flight) return echo;
+    return new Promise<boolean>((settle) => {
+      flight.held.push({ resourceVersion, settle });
+      flight.timer ??= setTimeout(() => this.release(key, flight), HOLD_MAX_MS);
+      flight.timer.unref?.();
+    });
+  }
+
+  private echo(key: string, resourceVersion: string | undefined, deleted: boolean): boolean {
     const entry = this.entries.get(key);
     if (!entry) return false;
     // Our delete is seen only with the delete event: watch events arrive in order, so an update

@@ -1,5 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
-import { MutationCache, WATCH_STALL_MS, isAtLeast, type Versioned } from '../../src/controller/mutation-cache.js';
+import { describe, expect, it, jest } from '@jest/globals';
+import { HOLD_MAX_MS, MutationCache, WATCH_STALL_MS, isAtLeast, type Versioned } from '../../src/controller/mutation-cache.js';
 
 interface Obj extends Versioned {
   metadata?: { namespace?: string; name?: string; resourceVersion?: string };
@@ -158,15 +158,15 @@ describe('MutationCache: observed events after a write', () => {
   it('an event for another object changes nothing', () => {
     const { cache } = cacheWith();
     cache.wrote(obj('10', 'ours'));
-    cache.observed('team-b', 'pull', '99', false);
-    cache.observed('team-a', 'other', '99', true);
+    expect(cache.observed('team-b', 'pull', '99', false)).toBe(false);
+    expect(cache.observed('team-a', 'other', '99', true)).toBe(false);
     expect(cache.size).toBe(1);
   });
 
   it('an event with no entry is a no-op', () => {
     const { cache } = cacheWith();
-    cache.observed('team-a', 'pull', '1', false);
-    cache.observed('team-a', 'pull', '1', true);
+    expect(cache.observed('team-a', 'pull', '1', false)).toBe(false);
+    expect(cache.observed('team-a', 'pull', '1', true)).toBe(false);
     expect(cache.size).toBe(0);
   });
 });
@@ -295,6 +295,87 @@ describe('MutationCache: a write answered after its own watch event', () => {
   });
 });
 
+describe('MutationCache: an event that comes before its write\'s answer', () => {
+  /** What a held event settled to, read once pending promises have run. */
+  async function settled(answer: boolean | Promise<boolean>): Promise<boolean | 'pending'> {
+    if (typeof answer === 'boolean') return answer;
+    return Promise.race([answer, new Promise<'pending'>((resolve) => setImmediate(() => resolve('pending')))]);
+  }
+
+  it('is held while the write is on its way, and is the echo once the answer has its resourceVersion (nothing is kept then)', async () => {
+    const { cache } = cacheWith();
+    cache.writing('team-a', 'pull');
+    const answer = cache.observed('team-a', 'pull', '10', false);
+    expect(answer).toBeInstanceOf(Promise);
+    expect(await settled(answer)).toBe('pending');
+    cache.wrote(obj('10', 'ours'));
+    expect(await settled(answer)).toBe(true);
+    // The event has been seen: no entry waits for it, and the next event is not taken for ours.
+    expect(cache.size).toBe(0);
+    expect(cache.observed('team-a', 'pull', '10', false)).toBe(false);
+  });
+
+  it('is someone else\'s change when the answer has another resourceVersion, or the write failed', async () => {
+    const { cache } = cacheWith();
+    cache.writing('team-a', 'pull');
+    const before = cache.observed('team-a', 'pull', '9', false);
+    cache.wrote(obj('10', 'ours'));
+    expect(await settled(before)).toBe(false);
+    // Ours is still waiting for its own event.
+    expect(cache.size).toBe(1);
+
+    cache.writing('team-a', 'other');
+    const meanwhile = cache.observed('team-a', 'other', '20', false);
+    cache.writeFailed('team-a', 'other');
+    expect(await settled(meanwhile)).toBe(false);
+  });
+
+  it('with two writes of one object on their way, each answer settles its own event and the rest wait for the last', async () => {
+    const { cache } = cacheWith();
+    cache.writing('team-a', 'default');
+    cache.writing('team-a', 'default');
+    const first = cache.observed('team-a', 'default', '10', false);
+    const second = cache.observed('team-a', 'default', '12', false);
+    cache.wrote(obj('10', 'first', 'default'));
+    expect(await settled(first)).toBe(true);
+    expect(await settled(second)).toBe('pending');
+    cache.wrote(obj('11', 'second', 'default'));
+    // 12 is neither answer: someone else's change after both.
+    expect(await settled(second)).toBe(false);
+  });
+
+  it('is not held when it is already known as ours, when it is a delete, or when nothing of the object is on its way', () => {
+    const { cache } = cacheWith();
+    cache.wrote(obj('10', 'ours'));
+    cache.writing('team-a', 'pull');
+    expect(cache.observed('team-a', 'pull', '10', false)).toBe(true);
+    expect(cache.observed('team-a', 'pull', undefined, true)).toBe(false);
+    expect(cache.observed('team-a', 'elsewhere', '5', false)).toBe(false);
+  });
+
+  it('is let go as someone else\'s change after HOLD_MAX_MS if the write never settles', async () => {
+    jest.useFakeTimers();
+    try {
+      const { cache } = cacheWith();
+      cache.writing('team-a', 'pull');
+      const answer = cache.observed('team-a', 'pull', '10', false) as Promise<boolean>;
+      jest.advanceTimersByTime(HOLD_MAX_MS - 1);
+      let result: boolean | undefined;
+      void answer.then((r) => (result = r));
+      await Promise.resolve();
+      expect(result).toBeUndefined();
+      jest.advanceTimersByTime(1);
+      await Promise.resolve();
+      expect(result).toBe(false);
+      // The answer that finally comes is recorded as any other.
+      cache.wrote(obj('10', 'ours'));
+      expect(cache.size).toBe(1);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});
+
 describe('MutationCache.roomFor: writes run no further ahead of their watch than a limit', () => {
   const turn = (ms = 20): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -304,15 +385,15 @@ describe('MutationCache.roomFor: writes run no further ahead of their watch than
     for (let i = 0; i < 5; i++) cache.wrote(obj(String(100 + i), 'v', `s${i}`));
     // No event of ours seen yet (a watch that has not started showing them): no waiting.
     await cache.roomFor(2);
-    cache.observed('team-a', 's0', '100', false); // the watch shows ours: 4 wait
+    expect(cache.observed('team-a', 's0', '100', false)).toBe(true); // the watch shows ours: 4 wait
     let done = false;
     const waiting = cache.roomFor(2).then(() => (done = true));
     await turn();
     expect(done).toBe(false);
-    cache.observed('team-a', 's1', '101', false);
+    expect(cache.observed('team-a', 's1', '101', false)).toBe(true);
     await turn();
     expect(done).toBe(false);
-    cache.observed('team-a', 's2', '102', false); // 2 left
+    expect(cache.observed('team-a', 's2', '102', false)).toBe(true); // 2 left
     await waiting;
     expect(done).toBe(true);
   });
@@ -321,7 +402,7 @@ describe('MutationCache.roomFor: writes run no further ahead of their watch than
     const c = clock();
     const cache = new MutationCache<Obj>({ now: c.now });
     for (let i = 0; i < 5; i++) cache.wrote(obj(String(100 + i), 'v', `s${i}`));
-    cache.observed('team-a', 's0', '100', false);
+    expect(cache.observed('team-a', 's0', '100', false)).toBe(true);
     let done = false;
     const waiting = cache.roomFor(2).then(() => (done = true));
     await turn();

@@ -168,4 +168,32 @@ describe('recordingWriter with the informers\' shape', () => {
       imagePullSecrets: [{ name: 'reg' }],
     });
   });
+
+  it('announces each write before sending it, so its watch event coming before the answer is known as its echo; a failed write\'s is not', async () => {
+    const view = { secretWrites: new MutationCache<V1Secret>({ now: () => 0 }), serviceAccountWrites: new MutationCache<V1ServiceAccount>({ now: () => 0 }) };
+    const answers: { resolve: (s: V1Secret) => void; reject: (e: Error) => void }[] = [];
+    const writer = {
+      replaceSecret: () => new Promise<V1Secret>((resolve, reject) => answers.push({ resolve, reject })),
+      patchServiceAccount: () => Promise.reject(new Error('conflict')),
+    } as unknown as KubeWriter;
+    const recording = recordingWriter(writer, view);
+    const body: V1Secret = { metadata: { name: 'reg', namespace: 'ns', resourceVersion: '4' } };
+    const written = recording.replaceSecret(body);
+    // The watch shows the write before its answer comes back.
+    const echo = view.secretWrites.observed('ns', 'reg', '5', false);
+    expect(echo).toBeInstanceOf(Promise);
+    answers[0]!.resolve({ ...body, metadata: { ...body.metadata, resourceVersion: '5' } });
+    await written;
+    await expect(echo).resolves.toBe(true);
+
+    const failing = recording.replaceSecret(body);
+    const change = view.secretWrites.observed('ns', 'reg', '6', false);
+    answers[1]!.reject(new Error('timed out'));
+    await expect(failing).rejects.toThrow('timed out');
+    await expect(change).resolves.toBe(false);
+
+    // The ServiceAccount edits go the same way: once the failed patch has settled, nothing is held for it.
+    await expect(recording.patchServiceAccount('ns', 'default', {})).rejects.toThrow('conflict');
+    expect(view.serviceAccountWrites.observed('ns', 'default', '7', false)).toBe(false);
+  });
 });
