@@ -197,6 +197,7 @@ export class Operator {
       writeConcurrency: config.writeConcurrency,
       random: this.deps.random,
       enqueue: (name) => this.queue.add(name),
+      enqueueStatus: (name) => this.queue.addIn(name),
       providerTimeoutMs: config.providerTimeoutMs,
       providerConcurrency: config.providerConcurrency,
       reportProviderCalls: observer?.providerCalls ? (provider, inFlight, waiting) => observer.providerCalls?.(provider, inFlight, waiting) : undefined,

@@ -2,6 +2,7 @@ import type { RegistryCredentialStatus } from '../api/types.js';
 import type { SecretTemplate } from '../desired/secret.js';
 import type { ProviderCredential, ProviderError } from '../providers/types.js';
 import type { ReconcileFacts } from '../status/compute.js';
+import type { Publishable } from './decide-credential.js';
 import type { VerificationMemory } from './decide-verification.js';
 import type { StatusTally } from './tally.js';
 
@@ -61,6 +62,8 @@ export interface ScopedBasis {
   sourceVersion?: string;
   /** The Secret every target namespace should hold. */
   template: SecretTemplate;
+  /** The credential it holds, as the whole reconcile decided to publish it (what a registry probe checks). */
+  publish: Publishable;
   /** The first refresh, expiry or registry-probe time the whole reconcile planned for. */
   until?: Date;
   /** What the whole reconcile's status said about the credential; the counts come from `tally`. */

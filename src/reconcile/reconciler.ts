@@ -60,6 +60,12 @@ export interface ReconcilerDeps {
   random: () => number;
   /** Puts a credential's key back on the queue (a provider call settled). */
   enqueue: (name: string) => void;
+  /**
+   * Puts a credential's key back on the queue for its status alone (a registry probe settled): the
+   * reconcile that follows reuses the last whole one's decision when it still holds, and only writes what
+   * the probe found (ScopedWorkQueue.addIn without a namespace). Absent: `enqueue`.
+   */
+  enqueueStatus?: (name: string) => void;
   /** How long one provider call may take, and how many run at once per provider. */
   providerTimeoutMs: number;
   providerConcurrency: number;
@@ -132,7 +138,7 @@ export class Reconciler {
         clock: deps.clock,
         log: deps.log,
         memories: this.memories,
-        settled: deps.enqueue,
+        settled: deps.enqueueStatus ?? deps.enqueue,
         observe: deps.observeVerification,
         guard: deps.guard,
       });
@@ -194,7 +200,9 @@ export class Reconciler {
    * them, so it writes what the whole reconcile would write there and nothing elsewhere. The status is the
    * whole reconcile's, with the counts of the tally brought up to date in these namespaces; a change of
    * counts alone waits as the whole reconcile's would (writeStatus), and `recountAfterMs` brings the key
-   * back to write it. A failed write goes back through the whole reconcile's retry.
+   * back to write it. A failed write goes back through the whole reconcile's retry. What Verified says is
+   * decided again each time, from the credential the basis publishes: a registry probe that settled is
+   * reported by a reconcile of no namespace at all, not by a whole one that would find nothing to write.
    */
   private async syncNamespaces(credential: RegistryCredential, basis: ScopedBasis, scope: ReadonlySet<string>, memory: CredentialMemory, log: Logger): Promise<ReconcileResult> {
     const now = new Date(this.deps.clock.now());
@@ -209,9 +217,21 @@ export class Reconciler {
       throw new RetryableFanOutError(`${retryCounts(retries, failedAccounts)} another try`, longestRetryAfter([...results, ...accountResults]));
     }
     const facts: ReconcileFacts = { ...basis.facts, now, ...basis.tally.counts() };
+    const verification = this.verify(credential, basis.publish, memory, now);
+    if (verification) facts.verification = verification.facts;
     await this.reportMissingNamespaces(credential, facts.missingNamespaces ?? [], memory, log);
     const delay = await this.writeStatus(credential, facts, memory, log);
-    return { ...(delay === undefined ? {} : { recountAfterMs: delay }), ...(leftFailed(facts) ? { failed: true } : {}) };
+    await this.reportRecovery(credential, memory, log);
+    // A probe that settled since the whole reconcile sets the next one's time, which that reconcile could
+    // not plan for: the basis holds until then, and the key comes back then for a whole reconcile.
+    const wakeAt = verification?.wakeAt;
+    const sooner = wakeAt && (!basis.until || wakeAt < basis.until) ? wakeAt : undefined;
+    if (sooner) basis.until = sooner;
+    return {
+      ...(delay === undefined ? {} : { recountAfterMs: delay }),
+      ...(sooner ? requeueAt(now, [sooner]) : {}),
+      ...(leftFailed(facts) ? { failed: true } : {}),
+    };
   }
 
   /**
@@ -303,6 +323,7 @@ export class Reconciler {
         generation: credential.metadata.generation,
         sourceVersion: snapshot.credentialInput.current.sourceVersion,
         template,
+        publish,
         until: until.length > 0 ? new Date(Math.min(...until.map((t) => t.getTime()))) : undefined,
         facts,
         tally,

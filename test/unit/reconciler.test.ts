@@ -48,6 +48,8 @@ interface Setup {
   eventMessages: string[];
   /** Keys the reconciler put back on the queue (a provider call settled). */
   enqueued: string[];
+  /** Keys put back for their status alone (a registry probe settled), with `statusQueue`. */
+  statusEnqueued: string[];
   mints: () => number;
   /** How the next provider calls answer. */
   answer: { next: Answer };
@@ -58,6 +60,7 @@ function setup(
   spec: Partial<RegistryCredentialSpec> = {},
   writer?: (cluster: FakeCluster) => KubeWriter,
   verifier?: Verifier,
+  options: { statusQueue?: boolean } = {},
 ): Setup {
   const clock = new FakeClock(START);
   const cluster = new FakeCluster();
@@ -88,6 +91,7 @@ function setup(
   const events: string[] = [];
   const eventMessages: string[] = [];
   const enqueued: string[] = [];
+  const statusEnqueued: string[] = [];
   const view = new ClusterView(cluster.caches, cluster.operatorNamespace, () => clock.now());
   const reconciler = new Reconciler({
     view,
@@ -105,11 +109,12 @@ function setup(
     writeConcurrency: 4,
     random: () => 0.5,
     enqueue: (name) => enqueued.push(name),
+    ...(options.statusQueue ? { enqueueStatus: (name: string) => statusEnqueued.push(name) } : {}),
     providerTimeoutMs: TIMEOUT_MS,
     providerConcurrency: 2,
     ...(verifier ? { verifier } : {}),
   });
-  return { clock, cluster, reconciler, events, eventMessages, enqueued, mints: () => mints, answer };
+  return { clock, cluster, reconciler, events, eventMessages, enqueued, statusEnqueued, mints: () => mints, answer };
 }
 
 function addTarget(cluster: FakeCluster, namespace: string): void {
@@ -798,6 +803,41 @@ describe('Reconciler: verification at the registry (the Verified condition)', ()
     await reconcileThroughMint(s);
     expect(verifier.requests).toHaveLength(3);
     expect(verifier.requests[2]!.images).toEqual([]);
+  });
+
+  it('a settled probe is reported by a reconcile of no namespace: status alone is written, and the next probe is asked for at its interval', async () => {
+    const verifier = new ScriptedVerifier();
+    verifier.answer = 'Unauthorized';
+    const s = setup(3, { verify: { intervalMinutes: 30 } }, undefined, verifier, { statusQueue: true });
+    await s.reconciler.reconcile(NAME);
+    expect(condition(s, 'Verified')).toEqual({ status: 'Unknown', reason: 'Verifying' });
+    await settle();
+    // Back on the queue for its status only (the queue's addIn without a namespace: an empty scope).
+    expect(s.statusEnqueued).toEqual([NAME]);
+    expect(s.enqueued).toEqual([]);
+    s.clock.advance(10 * COALESCE_MS);
+    s.cluster.clearWrites();
+    // A namespace this reconcile must not look at: a whole reconcile would put the Secret back.
+    s.cluster.managedSecrets.remove('team-2', NAME);
+    const result = await s.reconciler.reconcile(NAME, new Set());
+    expect(condition(s, 'Verified')).toEqual({ status: 'False', reason: 'Unauthorized' });
+    expect(s.events).toContain('Warning VerificationFailed');
+    expect(writesByKind(s.cluster)).toEqual({ 'patch registrycredentials/status': 1 });
+    expect(s.cluster.managedSecrets.get(NAME, 'team-2')).toBeUndefined();
+    // 30 minutes after the probe settled.
+    expect(result.requeueAfterMs).toBe(30 * 60_000 - 10 * COALESCE_MS);
+
+    // A fixed registry, checked at the next interval (that requeue brings a whole reconcile): recovered.
+    verifier.answer = 'Verified';
+    s.clock.advance(30 * 60_000);
+    await s.reconciler.reconcile(NAME);
+    await settle();
+    expect(s.statusEnqueued).toEqual([NAME, NAME]);
+    expect(s.cluster.managedSecrets.get(NAME, 'team-2')).toBeDefined();
+    await s.reconciler.reconcile(NAME, new Set());
+    expect(condition(s, 'Verified')).toEqual({ status: 'True', reason: 'Verified' });
+    expect(s.events).toContain('Normal VerificationRecovered');
+    expect(verifier.requests).toHaveLength(2);
   });
 
   it('spec.verify.enabled: false checks nothing and says Disabled', async () => {
