@@ -153,22 +153,19 @@ export class Operator {
     );
     // The echo of our own write wakes no one: the view has shown that state since the write (the mutation
     // cache), and the reconcile that made it has already acted on it. A fan-out's echoes would otherwise
-    // each wake the credential again.
-    // An event that comes before its write's answer is held until the answer says whether it was the echo.
+    // each wake the credential again. An event that comes before its write's answer is held until the
+    // answer says whether it was the echo.
     const managedSecretInformer = this.supervise(specs.managedSecrets, (obj: V1Secret, deleted) => {
       const echo = this.view?.secretWrites.observed(obj.metadata?.namespace, obj.metadata?.name ?? '', obj.metadata?.resourceVersion, deleted) ?? false;
       // A delete still wakes: the credentials that share the Secret's name may take the namespace now.
-      const wake = (): void => this.enqueue(keysForManagedSecret(obj, credentials(), deleted), obj.metadata?.namespace);
-      if (deleted || echo === false) wake();
-      else if (echo !== true) void echo.then((ours) => ours || wake());
+      unlessOurs(deleted ? false : echo, () => this.enqueue(keysForManagedSecret(obj, credentials(), deleted), obj.metadata?.namespace));
     });
     const serviceAccountEvents = new ServiceAccountEvents();
     const serviceAccountInformer = this.supervise(specs.serviceAccounts, (obj: V1ServiceAccount, deleted) => {
       const echo = this.view?.serviceAccountWrites.observed(obj.metadata?.namespace, obj.metadata?.name ?? '', obj.metadata?.resourceVersion, deleted) ?? false;
       // Mapped even for an echo: the filter remembers what each event showed, to compare the next one with.
       const keys = serviceAccountEvents.keys(obj, credentials(), deleted);
-      if (echo === false) this.enqueue(keys, obj.metadata?.namespace);
-      else if (echo !== true) void echo.then((ours) => ours || this.enqueue(keys, obj.metadata?.namespace));
+      unlessOurs(echo, () => this.enqueue(keys, obj.metadata?.namespace));
     });
     const sourceSecretInformer = this.supervise(specs.sourceSecrets, (obj) => this.enqueue(keysForSourceSecret(obj, credentials())));
 
@@ -313,4 +310,10 @@ export class Operator {
     if (!this.running) return { ready: false, reason: 'not running' };
     return { ready: true };
   }
+}
+
+/** Runs `wake` unless the event was the echo of our own write: at once, or once a held event is settled (MutationCache.observed). */
+function unlessOurs(echo: boolean | Promise<boolean>, wake: () => void): void {
+  if (echo === false) wake();
+  else if (echo !== true) void echo.then((ours) => ours || wake());
 }

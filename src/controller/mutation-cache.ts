@@ -142,8 +142,10 @@ export class MutationCache<T extends Versioned> {
     if (!flight) return echo;
     return new Promise<boolean>((settle) => {
       flight.held.push({ resourceVersion, settle });
-      flight.timer ??= setTimeout(() => this.release(key, flight), HOLD_MAX_MS);
-      flight.timer.unref?.();
+      if (!flight.timer) {
+        flight.timer = setTimeout(() => this.release(key, flight), HOLD_MAX_MS);
+        flight.timer.unref?.();
+      }
     });
   }
 
