@@ -59,8 +59,8 @@ export interface BenchOptions {
 
 export const USAGE = `usage: npm run bench -- [options]
   --quick                  sizes 100 and 1,000 namespaces; the CronJob script is timed over a sample of 50
-                           namespaces (--cronjob-full-max 50 --cronjob-sample 50), 2 provider refreshes
-                           (--refreshes 2), the memory settle and whole-object baseline only at 1,000, and
+                           namespaces (--cronjob-full-max 50 --cronjob-sample 50), 1 provider refresh
+                           (--refreshes 1), the memory settle and whole-object baseline only at 1,000, and
                            one fresh operator each way with and without unrelated Secrets; later options override
   --sizes 100,1000,5000    namespace counts (default 100,1000,5000)
   --scenarios LIST         any of ${SCENARIOS.join(',')} (default: all but
@@ -139,7 +139,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         options.sizes = [100, 1000];
         options.cronjobFullMax = 50;
         options.cronjobSample = 50;
-        options.refreshes = 2;
+        options.refreshes = 1;
         options.memoryExtrasAt = 'largest';
         options.unrelatedRuns = 1;
         break;

@@ -168,7 +168,7 @@ shipped Deployment sets. Writes are counted from the audit log by user name.
    so that the operator refreshes every few seconds instead of every half hour. The endpoint counts every
    token request and records every token with its expiry: a counter the operator does not control. Timed:
    the first mint to every namespace (Secrets and ServiceAccount entries); then, over
-   \`--refreshes\` refreshes (default 3, 2 with \`--quick\`), token requests per refresh published (must be 1, whatever the number
+   \`--refreshes\` refreshes (default 3, 1 with \`--quick\`), token requests per refresh published (must be 1, whatever the number
    of namespaces), for each refresh the time from the endpoint issuing the token to the first list poll
    that shows it (or a newer one) in every namespace, and the longest time any poll saw a Secret holding a
    token past its expiry (0 means never seen; polls as in 1). Then the endpoint switches to hour-long tokens

@@ -138,7 +138,7 @@ export async function providerRefresh(ctx: BenchContext, size: number): Promise<
     );
     result.firstFanOutMs = Math.max(first.at, accounts) - created;
     result.firstFanOutTokenRequests = server.tokenRequests();
-    progress(`size ${size}: Google credential in all ${targets.size} labelled namespaces after ${result.firstFanOutMs} ms; watching ${wanted} refreshes of ${lifetimeS} s tokens`);
+    progress(`size ${size}: Google credential in all ${targets.size} labelled namespaces after ${result.firstFanOutMs} ms; watching ${wanted === 1 ? '1 refresh' : `${wanted} refreshes`} of ${lifetimeS} s tokens`);
     // The last watched refresh already mints an hour-long token (the endpoint switches once the one before
     // it shows up), so the steady state that follows starts with nothing due and no extra wait.
     await observeRefreshes(ctx, server, targets, operator, first, result, () => {

@@ -34,7 +34,7 @@ describe('bench command line', () => {
   it.each([
     [[], { sizes: [100, 1000, 5000], cronjobFullMax: 1000, cronjobSample: 250, refreshes: 3, rotations: 3, memoryExtrasAt: 'every', unrelatedRuns: 2 }],
     [['--quick', '--rotations', '1'], { sizes: [100, 1000], rotations: 1 }],
-    [['--quick'], { sizes: [100, 1000], cronjobFullMax: 50, cronjobSample: 50, refreshes: 2, memoryExtrasAt: 'largest', unrelatedRuns: 1 }],
+    [['--quick'], { sizes: [100, 1000], cronjobFullMax: 50, cronjobSample: 50, refreshes: 1, memoryExtrasAt: 'largest', unrelatedRuns: 1 }],
     [['--quick', '--cronjob-full-max', '1000', '--refreshes', '3'], { sizes: [100, 1000], cronjobFullMax: 1000, cronjobSample: 50, refreshes: 3 }],
     [['--sizes', '5000,100,100'], { sizes: [100, 5000] }],
     [['--refreshes=5', '--token-lifetime', '30'], { refreshes: 5, tokenLifetimeSeconds: 30 }],
