@@ -1,5 +1,6 @@
 import { formatSummary, type RequestSummary } from './audit.js';
 import type { BenchResults, FailoverTakeover, FreshStart, HeapMiB, PeerResult, PeerToolResult, SizeResult, Timed, WatchExpiryResult, WatchRun } from './results.js';
+import { plural } from '../../src/status/plural.js';
 
 const DID_NOT_CONVERGE = 'did not converge';
 
@@ -16,11 +17,6 @@ function timed(t: Timed | undefined): string {
 /** Each run's time, for a figure that is the median of several (FANOUT_REPEAT_BELOW); else nothing. */
 function runs(t: Timed | undefined): string {
   return t?.samplesMs ? `; runs: ${t.samplesMs.map((ms) => (ms === undefined ? 'did not converge' : seconds(ms))).join(', ')}` : '';
-}
-
-/** "1 refresh", "2 refreshes". */
-function count(n: number, one: string, many: string): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 function ratio(r: number | undefined): string {
@@ -151,7 +147,7 @@ export function rows(results: BenchResults): Row[] {
         const r = s.refresh;
         if (!r) return '–';
         if (r.callsPerRefresh === undefined) return r.error ? DID_NOT_CONVERGE : '–';
-        return `${Number(r.callsPerRefresh.toFixed(2))} (${count(r.tokenRequests ?? 0, 'request', 'requests')}, ${count(r.refreshesPublished ?? 0, 'refresh', 'refreshes')})`;
+        return `${Number(r.callsPerRefresh.toFixed(2))} (${plural(r.tokenRequests ?? 0, 'request')}, ${plural(r.refreshesPublished ?? 0, 'refresh', 'refreshes')})`;
       }),
     );
     out.push(
@@ -207,7 +203,7 @@ export function rows(results: BenchResults): Row[] {
         const p = s.failover?.provider;
         if (!p) return '–';
         if (p.callsPerRefresh === undefined) return DID_NOT_CONVERGE;
-        return `${Number(p.callsPerRefresh.toFixed(2))} (${count(p.tokenRequests, 'request', 'requests')}, ${count(p.refreshes, 'refresh', 'refreshes')})`;
+        return `${Number(p.callsPerRefresh.toFixed(2))} (${plural(p.tokenRequests, 'request')}, ${plural(p.refreshes, 'refresh', 'refreshes')})`;
       }),
     );
   }
@@ -481,7 +477,7 @@ function details(results: BenchResults): string[] {
       const r = s.refresh;
       const fractions = r.rollouts.map((x) => (x.atFractionOfPreviousLifetime === undefined ? '–' : x.atFractionOfPreviousLifetime.toFixed(2))).join(', ');
       lines.push(
-        `- Provider refresh: Google credential \`bench-gcr\` (every namespace labelled for the benchmark at that point, ${r.targets} with those the latency scenario added, and their default ServiceAccounts; beside the static credential), local token endpoint issuing ${r.tokenLifetimeS} s tokens. First mint → every namespace ${seconds(r.firstFanOutMs)} with ${r.firstFanOutTokenRequests ?? '–'} token request(s). Then ${count(r.refreshesPublished ?? 0, 'refresh', 'refreshes')} published over ${seconds(r.windowMs)} with ${r.tokenRequests ?? '–'} token requests (counted by the endpoint); each minted at ${fractions || '–'} of the previous token's lifetime; issued → every Secret: ${r.rollouts.map((x) => seconds(x.issuedToEverywhereMs)).join(', ') || '–'}; ${r.polls ?? 0} list polls (one every ${ms(r.meanPollPeriodMs)}); longest a Secret was seen holding an expired token: ${ms(r.longestExpiredMs)}; namespace samples without a Secret or with a token the endpoint never issued: ${r.unknownTokenSightings ?? '–'}; operator CPU ${cpu(r.cpuS)}; operator writes: ${r.writes ? formatSummary(r.writes) : '–'}.${r.error ? ` Error: ${r.error}` : ''}`,
+        `- Provider refresh: Google credential \`bench-gcr\` (every namespace labelled for the benchmark at that point, ${r.targets} with those the latency scenario added, and their default ServiceAccounts; beside the static credential), local token endpoint issuing ${r.tokenLifetimeS} s tokens. First mint → every namespace ${seconds(r.firstFanOutMs)} with ${r.firstFanOutTokenRequests ?? '–'} token request(s). Then ${plural(r.refreshesPublished ?? 0, 'refresh', 'refreshes')} published over ${seconds(r.windowMs)} with ${r.tokenRequests ?? '–'} token requests (counted by the endpoint); each minted at ${fractions || '–'} of the previous token's lifetime; issued → every Secret: ${r.rollouts.map((x) => seconds(x.issuedToEverywhereMs)).join(', ') || '–'}; ${r.polls ?? 0} list polls (one every ${ms(r.meanPollPeriodMs)}); longest a Secret was seen holding an expired token: ${ms(r.longestExpiredMs)}; namespace samples without a Secret or with a token the endpoint never issued: ${r.unknownTokenSightings ?? '–'}; operator CPU ${cpu(r.cpuS)}; operator writes: ${r.writes ? formatSummary(r.writes) : '–'}.${r.error ? ` Error: ${r.error}` : ''}`,
       );
     }
     if (s.memory?.refresh) {
@@ -510,7 +506,7 @@ function details(results: BenchResults): string[] {
           : `–`;
       const p = f.provider;
       lines.push(
-        `- Failover: ${f.replicas} replicas with \`--leader-elect\`, lease duration ${f.leaseDurationS} s, renew deadline ${f.renewDeadlineS} s, retry period ${f.retryPeriodS} s, over the ${f.targets} converged namespaces. ${takeover(f.sigterm)}. ${takeover(f.sigkill)}. ${p ? `Both replicas running, a Google credential over one namespace (${p.tokenLifetimeS} s tokens): ${p.tokenRequests} token requests for ${count(p.refreshes, 'refresh', 'refreshes')}${p.error ? ` (${p.error})` : ''}.` : ''} The ratios are to client-go's theoretical bounds (SIGTERM: one retry period; SIGKILL: lease duration + one retry period), not to a measured baseline. They are nominal: a follower looks every retry period plus up to 1.2 times it (client-go's jitter), and counts the lease from when it *saw* the last renewal, so the worst case within the same semantics is ${seconds(2.2 * f.retryPeriodS * 1000)} after a release and ${seconds((f.leaseDurationS + 2 * 2.2 * f.retryPeriodS) * 1000)} after a kill.${f.error ? ` Error: ${f.error}` : ''}`,
+        `- Failover: ${f.replicas} replicas with \`--leader-elect\`, lease duration ${f.leaseDurationS} s, renew deadline ${f.renewDeadlineS} s, retry period ${f.retryPeriodS} s, over the ${f.targets} converged namespaces. ${takeover(f.sigterm)}. ${takeover(f.sigkill)}. ${p ? `Both replicas running, a Google credential over one namespace (${p.tokenLifetimeS} s tokens): ${p.tokenRequests} token requests for ${plural(p.refreshes, 'refresh', 'refreshes')}${p.error ? ` (${p.error})` : ''}.` : ''} The ratios are to client-go's theoretical bounds (SIGTERM: one retry period; SIGKILL: lease duration + one retry period), not to a measured baseline. They are nominal: a follower looks every retry period plus up to 1.2 times it (client-go's jitter), and counts the lease from when it *saw* the last renewal, so the worst case within the same semantics is ${seconds(2.2 * f.retryPeriodS * 1000)} after a release and ${seconds((f.leaseDurationS + 2 * 2.2 * f.retryPeriodS) * 1000)} after a kill.${f.error ? ` Error: ${f.error}` : ''}`,
       );
     }
     if (s.apf) {

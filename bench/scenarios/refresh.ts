@@ -1,5 +1,6 @@
 import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { CREDENTIAL_LABEL } from '../../src/api/constants.js';
+import { plural } from '../../src/status/plural.js';
 import { generateServiceAccountKey, startGoogleTokenServer, type GoogleTokenServer, type IssuedToken } from '../../test/support/google-token-server.js';
 import { auditMark } from '../lib/audit.js';
 import { startOperator, timeoutFor, type BenchContext } from '../lib/context.js';
@@ -138,7 +139,7 @@ export async function providerRefresh(ctx: BenchContext, size: number): Promise<
     );
     result.firstFanOutMs = Math.max(first.at, accounts) - created;
     result.firstFanOutTokenRequests = server.tokenRequests();
-    progress(`size ${size}: Google credential in all ${targets.size} labelled namespaces after ${result.firstFanOutMs} ms; watching ${wanted === 1 ? '1 refresh' : `${wanted} refreshes`} of ${lifetimeS} s tokens`);
+    progress(`size ${size}: Google credential in all ${targets.size} labelled namespaces after ${result.firstFanOutMs} ms; watching ${plural(wanted, 'refresh', 'refreshes')} of ${lifetimeS} s tokens`);
     // The last watched refresh already mints an hour-long token (the endpoint switches once the one before
     // it shows up), so the steady state that follows starts with nothing due and no extra wait.
     await observeRefreshes(ctx, server, targets, operator, first, result, () => {
